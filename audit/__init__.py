@@ -1,0 +1,44 @@
+"""Kansa: audits of subcontractors' security governance against versioned checklists."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from . import config as settings
+from .extensions import csrf, db, login_manager
+
+ROOT = settings.ROOT
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings from the environment, then ``config`` on top."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "audit" / "static"),
+    )
+    app.config.from_mapping(settings.from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    settings.check(app.config, app.debug)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "strong"
+
+    from .web import register as register_web
+
+    register_web(app)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,228 @@
+"""``flask --app wsgi …`` commands. Each fails with a non-zero exit and a one-line reason."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from .checklists import ChecklistError, find_files, parse_file
+from .extensions import db
+from .models import ROLES
+from .services import ServiceError
+from .services import checklists as checklist_service
+from .services import users as user_service
+
+
+def register(app: Flask) -> None:
+    for group in (db_group, checklists_group, users_group, seed_group):
+        app.cli.add_command(group)
+
+
+def _fail(message: str) -> click.ClickException:
+    return click.ClickException(message)
+
+
+def _database_errors(func):  # noqa: ANN001, ANN202 - decorator
+    """Turn 'no such table' into a one-line hint to migrate first."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return func(*args, **kwargs)
+        except (OperationalError, ProgrammingError) as exc:
+            db.session.rollback()
+            reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            raise _fail(
+                f"database error: {reason} (has `flask --app wsgi db upgrade` been run?)"
+            ) from None
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------ db
+
+
+@click.group("db", help="Database schema (Alembic migrations).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply migrations up to REVISION (default: head).")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from . import migrate
+
+    try:
+        migrate.upgrade(current_app, revision)
+    except Exception as exc:  # alembic raises several unrelated types
+        raise _fail(f"migration failed: {str(exc).splitlines()[0]}") from None
+    click.echo(f"database at {revision}: {_safe_url(current_app.config['DATABASE_URL'])}")
+
+
+@db_group.command("current", help="Show the database's migration revision.")
+def db_current() -> None:
+    from . import migrate
+
+    migrate.current(current_app)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ------------------------------------------------------------------------------ checklists
+
+
+@click.group("checklists", help="Load, list and show versioned checklists.")
+def checklists_group() -> None:
+    pass
+
+
+@checklists_group.command("load", help="Validate and publish checklist files (default: all).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_database_errors
+def checklists_load(paths: tuple[Path, ...]) -> None:
+    targets = list(paths) or [Path(current_app.config["CHECKLISTS_DIR"])]
+    try:
+        results = checklist_service.load_paths(
+            db.session, targets, max_bytes=current_app.config["CHECKLIST_MAX_BYTES"]
+        )
+    except ChecklistError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"refused: {line}", err=True)
+        raise _fail("nothing was loaded") from None
+    for result in results:
+        v = result.version
+        state = "published" if result.created else "unchanged"
+        click.echo(
+            f"{state:9} {result.source}: {v.content['slug']} {v.version} "
+            f"({v.item_count} items, sha256 {v.content_hash[:12]})"
+        )
+
+
+@checklists_group.command("check", help="Validate checklist files without a database.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def checklists_check(paths: tuple[Path, ...]) -> None:
+    failed = False
+    for path in paths:
+        try:
+            files = find_files(path)
+        except ChecklistError as exc:
+            click.echo(f"refused: {exc}", err=True)
+            failed = True
+            continue
+        for file in files:
+            try:
+                definition = parse_file(file, current_app.config["CHECKLIST_MAX_BYTES"])
+            except ChecklistError as exc:
+                click.echo(f"refused: {exc}", err=True)
+                failed = True
+            else:
+                click.echo(
+                    f"ok {file}: {definition.slug} {definition.version}, "
+                    f"{definition.item_count} items, sha256 {definition.content_hash[:12]}"
+                )
+    if failed:
+        raise _fail("some files were refused")
+
+
+@checklists_group.command("list", help="List published checklist versions.")
+@_database_errors
+def checklists_list() -> None:
+    rows = checklist_service.versions(db.session)
+    if not rows:
+        click.echo("no checklist is published; run `flask --app wsgi checklists load`")
+        return
+    for checklist, version in rows:
+        click.echo(
+            f"{checklist.slug:28} {version.version:8} {version.item_count:3} items  "
+            f"sha256 {version.content_hash[:12]}  {version.title_en}"
+        )
+
+
+@checklists_group.command("show", help="Show a checklist version (default: the latest).")
+@click.argument("slug")
+@click.argument("version", required=False)
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@_database_errors
+def checklists_show(slug: str, version: str | None, lang: str) -> None:
+    rows = [(c, v) for c, v in checklist_service.versions(db.session) if c.slug == slug]
+    if not rows:
+        raise _fail(f"no published checklist {slug!r}")
+    if version is None:
+        chosen = rows[-1][1]
+    else:
+        found = [v for _, v in rows if v.version == version]
+        if not found:
+            known = ", ".join(v.version for _, v in rows)
+            raise _fail(f"{slug} has no version {version!r} (published: {known})")
+        chosen = found[0]
+    definition = checklist_service.definition_for(chosen)
+    click.echo(f"{definition.title.get(lang)} — {slug} {chosen.version}")
+    click.echo(f"sha256 {chosen.content_hash}  published {chosen.published_at:%Y-%m-%d %H:%M} UTC")
+    for section in definition.sections:
+        click.echo(f"\n{section.ref}  {section.title.get(lang)}")
+        for item in section.items:
+            flag = " [critical]" if item.critical else ""
+            click.echo(f"  {item.ref:8} w{item.weight}{flag}  {item.question.get(lang)}")
+            click.echo(f"           refs: {', '.join(item.reference_keys())}")
+
+
+# ------------------------------------------------------------------------------ users
+
+
+@click.group("users", help="Manage user accounts.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Create a user; the password comes from a prompt.")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", help="Display name (default: the part of the e-mail before @).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_database_errors
+def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = user_service.create_user(db.session, email, password, role, name)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        raise _fail(exc.message) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+# ------------------------------------------------------------------------------ seed
+
+
+@click.group("seed", help="Load demonstration data.")
+def seed_group() -> None:
+    pass
+
+
+@seed_group.command("demo", help="Users, subcontractors and assessments from seeds/.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
+@_database_errors
+def seed_demo(if_empty: bool) -> None:
+    from .services import seed
+
+    if if_empty and user_service.count_users(db.session):
+        click.echo("database already has users: demo data not loaded")
+        return
+    try:
+        summary = seed.load_demo(db.session, Path(current_app.config["SEEDS_DIR"]))
+    except (ServiceError, ChecklistError) as exc:
+        db.session.rollback()
+        raise _fail(f"demo data not loaded: {exc}") from None
+    click.echo(summary)

@@ -1,0 +1,76 @@
+"""Configuration from the environment.
+
+Every setting has an environment variable; tests and embedders pass a mapping to ``create_app``
+instead. Nothing secret has a default: a missing ``SECRET_KEY`` outside debug and testing stops
+the application at start-up with a message saying how to set it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the application; the message says what to set."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings read from environment variables, with defaults for everything not secret."""
+    env = dict(os.environ if env is None else env)
+    default_db = "sqlite:///" + str(Path(instance_path) / "kansa.sqlite3")
+    upload_mb = _int(env, "KANSA_MAX_UPLOAD_MB", 20)
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "DATABASE_URL": env.get("DATABASE_URL") or default_db,
+        "SQL_ECHO": _bool(env, "KANSA_SQL_ECHO", False),
+        # evidence files up to the limit, plus room for the form around them
+        "MAX_EVIDENCE_BYTES": upload_mb * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024 + 64 * 1024,
+        "CHECKLISTS_DIR": env.get("KANSA_CHECKLISTS_DIR") or str(ROOT / "checklists"),
+        "CHECKLIST_MAX_BYTES": _int(env, "KANSA_CHECKLIST_MAX_KB", 1024) * 1024,
+        "SEEDS_DIR": env.get("KANSA_SEEDS_DIR") or str(ROOT / "seeds"),
+        "SESSION_COOKIE_SECURE": _bool(env, "KANSA_SECURE_COOKIES", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": _int(env, "KANSA_CSRF_TIME_LIMIT", 8 * 3600),
+        "PAGE_SIZE": _int(env, "KANSA_PAGE_SIZE", 25),
+        "TIMEZONE": env.get("KANSA_TIMEZONE") or "Asia/Tokyo",
+    }
+
+
+def check(config: dict[str, Any], debug: bool) -> None:
+    """Refuse to start on settings that cannot be right."""
+    if not config.get("SECRET_KEY") and not (debug or config.get("TESTING")):
+        raise ConfigError(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random "
+            "value (python -c 'import secrets; print(secrets.token_hex(32))'); "
+            "`make run` creates one in instance/secret_key."
+        )
+    url = str(config.get("DATABASE_URL", ""))
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        raise ConfigError(
+            "DATABASE_URL must name the psycopg 3 driver: postgresql+psycopg://user@host/db"
+        )

@@ -1,0 +1,70 @@
+"""The application's extensions, created once here and bound to an app in ``create_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, g
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+
+class Database:
+    """One SQLAlchemy engine per app, one SQLModel session per app context (flaskr's get_db)."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        options: dict[str, Any] = {"echo": app.config.get("SQL_ECHO", False)}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 30}
+        else:
+            options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = sa.create_engine(url, **options)
+        if url.startswith("sqlite"):
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        app.extensions["kansa.engine"] = engine
+        app.teardown_appcontext(self._close)
+
+    @staticmethod
+    def engine_for(app: Flask) -> Engine:
+        return app.extensions["kansa.engine"]
+
+    @property
+    def engine(self) -> Engine:
+        from flask import current_app
+
+        return self.engine_for(current_app)
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, opened on first use."""
+        if "db_session" not in g:
+            g.db_session = Session(self.engine, expire_on_commit=False)
+        return g.db_session
+
+    @staticmethod
+    def _close(exc: BaseException | None = None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+db = Database()
+login_manager = LoginManager()
+csrf = CSRFProtect()

@@ -1,0 +1,53 @@
+"""SQLModel tables, one module per concept; importing this package registers them all."""
+
+from sqlmodel import SQLModel
+
+from .assessment import (
+    ANSWER_STATUSES,
+    EDITABLE_STATES,
+    FINDING_STATUSES,
+    SEVERITIES,
+    STATES,
+    Answer,
+    Assessment,
+    AssessmentAuditor,
+    Evidence,
+    EvidenceBlob,
+    Finding,
+)
+from .base import UTCDateTime, utcnow
+from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
+from .event import AuditEvent
+from .subcontractor import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
+from .user import ROLES, TOKEN_SCOPES, ApiToken, User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ANSWER_STATUSES",
+    "DEFAULT_CADENCE_MONTHS",
+    "EDITABLE_STATES",
+    "FINDING_STATUSES",
+    "ROLES",
+    "SEVERITIES",
+    "STATES",
+    "TIERS",
+    "TOKEN_SCOPES",
+    "Answer",
+    "ApiToken",
+    "Assessment",
+    "AssessmentAuditor",
+    "AuditEvent",
+    "Checklist",
+    "ChecklistItem",
+    "ChecklistSection",
+    "ChecklistVersion",
+    "Evidence",
+    "EvidenceBlob",
+    "Finding",
+    "Subcontractor",
+    "User",
+    "UTCDateTime",
+    "metadata",
+    "utcnow",
+]

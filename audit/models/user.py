@@ -1,0 +1,66 @@
+"""People who sign in, and the API tokens they hold."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from .base import created_column, one_of, timestamp, utcnow
+
+ROLES = ("admin", "reviewer", "auditor", "viewer")
+TOKEN_SCOPES = ("read", "write", "admin")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (one_of("role", ROLES, "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    last_login_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+    # Flask-Login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token: only its SHA-256 is stored; the secret is shown once at creation."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (one_of("scope", TOKEN_SCOPES, "scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    scope: str = Field(max_length=8)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    expires_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+
+

@@ -1,0 +1,572 @@
+"""Scoring rules: how a set of answers becomes a score, a rating, caps and findings.
+
+This module is the whole of the scoring logic, written to be read in one sitting by a reviewer
+or a regulator. It is pure: no Flask, no database, only the standard library and the checklist
+definition types. Every number a version may change (points, bands, caps) comes from
+``definition.scoring``; the fixed tables are below.
+
+In short:
+
+* Each applicable item contributes ``weight * points[answer]`` out of ``weight * 1``.
+  An unanswered item scores 0 points but stays in the denominator (an unassessed control is
+  no evidence); a ``not_applicable`` item is left out of both.
+* Score = 100 * sum(weight * points) / sum(weight), rounded half-up to one decimal with exact
+  integer arithmetic (84.95 becomes 85.0). The band rating is read from the rounded score.
+* Caps only lower a rating: the final rating is the worst of the band rating and the
+  ``max_rating`` of every triggered cap.
+* Every ``partial`` or ``non_compliant`` answer yields a finding draft with a severity from
+  ``SEVERITY_TABLE``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from audit.checklists import (
+    ANSWERS,
+    DEFAULT_BANDS,
+    DEFAULT_POINTS,
+    RATINGS,
+    SCORED_ANSWERS,
+    CapRule,
+    ChecklistDefinition,
+    ItemDefinition,
+)
+
+# =========================================================================== tables
+
+#: The pseudo-answer of an item that has no answer yet (a ref missing from the answers).
+UNANSWERED = "unanswered"
+
+#: Every state an item can be in, in the order counts and sentences list them.
+STATES = (*ANSWERS, UNANSWERED)
+
+#: Default answer order for caps: how bad an answer is, 0 = best. A cap with ``answer: X`` is
+#: triggered by X or anything worse, so improving an answer can never lower a rating.
+#: Unanswered ranks like non_compliant. not_applicable is absent on purpose: it never
+#: triggers a cap.
+ANSWER_RANK: Mapping[str, int] = {
+    "compliant": 0,
+    "partial": 1,
+    "non_compliant": 2,
+    UNANSWERED: 2,
+}
+
+#: Finding severities, most severe first.
+SEVERITIES = ("critical", "high", "medium", "low")
+
+#: Severity of a finding. Read top to bottom; the first matching row wins.
+#: Columns: answer, critical items only?, minimum item weight, severity.
+#: Only partial and non_compliant answers yield findings (unanswered ones do not).
+SEVERITY_TABLE: tuple[tuple[str, bool, int, str], ...] = (
+    ("non_compliant", True, 1, "critical"),  # a critical control fails
+    ("partial", True, 1, "high"),  # a critical control is only partly in place
+    ("non_compliant", False, 4, "high"),  # a heavy (weight 4-5) control fails
+    ("non_compliant", False, 1, "medium"),  # any other control fails
+    ("partial", False, 4, "medium"),  # a heavy control is only partly in place
+    ("partial", False, 1, "low"),  # any other control is only partly in place
+)
+
+#: Answers that need a comment before an assessment can be submitted.
+COMMENT_REQUIRED = ("partial", "non_compliant")
+
+#: Longest finding title, in characters; longer questions are cut at a word boundary.
+TITLE_MAX = 120
+
+
+# =========================================================================== result types
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many items are in each state."""
+
+    compliant: int = 0
+    partial: int = 0
+    non_compliant: int = 0
+    not_applicable: int = 0
+    unanswered: int = 0
+
+    @property
+    def total(self) -> int:
+        """All items, answered or not."""
+        return (
+            self.compliant
+            + self.partial
+            + self.non_compliant
+            + self.not_applicable
+            + self.unanswered
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts keyed by state, in ``STATES`` order."""
+        return {state: getattr(self, state) for state in STATES}
+
+
+@dataclass(frozen=True, slots=True)
+class SectionScore:
+    """The score of one section (sections get no rating of their own)."""
+
+    ref: str
+    title: str
+    title_ja: str | None
+    score: float | None
+    completion: float
+    counts: Counts
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ref": self.ref,
+            "title": self.title,
+            "title_ja": self.title_ja,
+            "score": self.score,
+            "completion": self.completion,
+            "counts": self.counts.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CapResult:
+    """A cap that was triggered; ``applied`` when it is what lowered the band rating."""
+
+    rule: str
+    items: tuple[str, ...]
+    max_rating: str
+    applied: bool
+    sentence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "rule": self.rule,
+            "items": list(self.items),
+            "max_rating": self.max_rating,
+            "applied": self.applied,
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceScore:
+    """The weighted score of the applicable items that cite one framework reference."""
+
+    framework: str
+    id: str
+    items: tuple[str, ...]
+    score: float | None
+
+    @property
+    def key(self) -> str:
+        """``framework:id``, e.g. ``appi:Art. 25``."""
+        return f"{self.framework}:{self.id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "framework": self.framework,
+            "id": self.id,
+            "items": list(self.items),
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FindingDraft:
+    """A finding suggested by a partial or non_compliant answer."""
+
+    ref: str
+    section_ref: str
+    answer: str
+    severity: str
+    weight: int
+    critical: bool
+    title: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ref": self.ref,
+            "section_ref": self.section_ref,
+            "answer": self.answer,
+            "severity": self.severity,
+            "weight": self.weight,
+            "critical": self.critical,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A reason an assessment cannot be submitted yet."""
+
+    ref: str
+    kind: str  # "unanswered" | "comment_required"
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"ref": self.ref, "kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """The outcome of scoring one set of answers against one checklist version."""
+
+    slug: str
+    version: str
+    score: float | None
+    rating: str | None
+    band_rating: str | None
+    provisional: bool
+    completion: float
+    counts: Counts
+    sections: tuple[SectionScore, ...]
+    caps: tuple[CapResult, ...]
+    references: tuple[ReferenceScore, ...]
+    findings: tuple[FindingDraft, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``references`` is keyed ``framework:id`` in order of first citation."""
+        return {
+            "slug": self.slug,
+            "version": self.version,
+            "score": self.score,
+            "rating": self.rating,
+            "band_rating": self.band_rating,
+            "provisional": self.provisional,
+            "completion": self.completion,
+            "counts": self.counts.as_dict(),
+            "sections": [section.as_dict() for section in self.sections],
+            "caps": [cap.as_dict() for cap in self.caps],
+            "references": {ref.key: ref.as_dict() for ref in self.references},
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+# =========================================================================== public functions
+
+
+def score(definition: ChecklistDefinition, answers: Mapping[str, str]) -> ScoreResult:
+    """Score ``answers`` (item ref -> answer; a missing ref is unanswered) against a version."""
+    states = _states(definition, answers)
+    points, full = _integer_points(definition.scoring.points)
+
+    total_num = total_den = 0
+    total_counts = dict.fromkeys(STATES, 0)
+    sections: list[SectionScore] = []
+    section_tenths: dict[str, int | None] = {}
+    # framework:id -> [framework, id, citing refs, numerator, denominator]
+    references: dict[str, list[Any]] = {}
+    drafts: list[FindingDraft] = []
+
+    position = 0
+    for section in definition.sections:
+        num = den = 0
+        counts = dict.fromkeys(STATES, 0)
+        for item in section.items:
+            state = states[position]
+            position += 1
+            counts[state] += 1
+            applicable = state != "not_applicable"
+            if applicable:
+                item_num = item.weight * points[state]
+                item_den = item.weight * full
+                num += item_num
+                den += item_den
+            for framework, ids in item.references.items():
+                for ref_id in ids:
+                    key = f"{framework}:{ref_id}"
+                    entry = references.get(key)
+                    if entry is None:
+                        entry = references[key] = [framework, ref_id, [], 0, 0]
+                    entry[2].append(item.ref)
+                    if applicable:
+                        entry[3] += item_num
+                        entry[4] += item_den
+            if state == "partial" or state == "non_compliant":
+                drafts.append(_draft(item, state))
+        tenths = _tenths(num, den)
+        section_tenths[section.ref] = tenths
+        sections.append(
+            SectionScore(
+                ref=section.ref,
+                title=section.title.en,
+                title_ja=section.title.ja,
+                score=_decimal(tenths),
+                completion=_completion(counts),
+                counts=Counts(**counts),
+            )
+        )
+        total_num += num
+        total_den += den
+        for state, n in counts.items():
+            total_counts[state] += n
+
+    tenths = _tenths(total_num, total_den)
+    band = _band_rating(tenths, definition.scoring.bands)
+    caps = _caps(definition, states, section_tenths, band) if band is not None else ()
+    rating = band
+    for cap in caps:
+        rating = _worse(rating, cap.max_rating)
+
+    return ScoreResult(
+        slug=definition.slug,
+        version=definition.version,
+        score=_decimal(tenths),
+        rating=rating,
+        band_rating=band,
+        provisional=total_counts[UNANSWERED] > 0,
+        completion=_completion(total_counts),
+        counts=Counts(**total_counts),
+        sections=tuple(sections),
+        caps=caps,
+        references=tuple(
+            ReferenceScore(framework, ref_id, tuple(refs), _decimal(_tenths(num, den)))
+            for framework, ref_id, refs, num, den in references.values()
+        ),
+        findings=tuple(drafts),
+    )
+
+
+def findings(definition: ChecklistDefinition, answers: Mapping[str, str]) -> list[FindingDraft]:
+    """A finding draft for every partial or non_compliant answer, in definition order."""
+    states = _states(definition, answers)
+    return [
+        _draft(item, state)
+        for item, state in zip(definition.items(), states, strict=True)
+        if state == "partial" or state == "non_compliant"
+    ]
+
+
+def finding_severity(answer: str, critical: bool, weight: int) -> str:
+    """The severity of a finding for this answer on an item, from ``SEVERITY_TABLE``."""
+    for row_answer, critical_only, min_weight, severity in SEVERITY_TABLE:
+        if answer == row_answer and (critical or not critical_only) and weight >= min_weight:
+            return severity
+    raise ValueError(f"answer {answer!r} does not yield a finding")
+
+
+def submission_problems(
+    definition: ChecklistDefinition,
+    answers: Mapping[str, str],
+    comments: Mapping[str, str],
+) -> list[Problem]:
+    """Why these answers cannot be submitted yet (empty when they can), in definition order."""
+    states = _states(definition, answers)
+    problems: list[Problem] = []
+    for item, state in zip(definition.items(), states, strict=True):
+        if state == UNANSWERED:
+            problems.append(Problem(item.ref, "unanswered", f"Item {item.ref} is unanswered."))
+        elif state in COMMENT_REQUIRED and not (comments.get(item.ref) or "").strip():
+            problems.append(
+                Problem(
+                    item.ref,
+                    "comment_required",
+                    f"Item {item.ref} is {state}: a comment explaining it is required.",
+                )
+            )
+    return problems
+
+
+# =========================================================================== answers
+
+
+def _states(definition: ChecklistDefinition, answers: Mapping[str, str]) -> list[str]:
+    """Each item's answer (or ``unanswered``) in definition order; refuses bad input."""
+    states: list[str] = []
+    found = 0
+    for item in definition.items():
+        answer = answers.get(item.ref, _MISSING)
+        if answer is _MISSING:
+            states.append(UNANSWERED)
+            continue
+        found += 1
+        if answer not in item.answers:
+            if answer not in ANSWERS:
+                raise ValueError(
+                    f"item {item.ref}: unknown answer {answer!r}; "
+                    f"expected one of {', '.join(ANSWERS)}"
+                )
+            raise ValueError(
+                f"item {item.ref}: answer {answer!r} is not allowed for this item "
+                f"(allowed: {', '.join(item.answers)})"
+            )
+        states.append(answer)
+    if found != len(answers):
+        index = definition.item_index()
+        unknown = sorted(str(ref) for ref in answers if ref not in index)
+        label = "ref" if len(unknown) == 1 else "refs"
+        raise ValueError(f"unknown item {label} in answers: {', '.join(map(repr, unknown))}")
+    return states
+
+
+_MISSING: Any = object()
+
+
+# =========================================================================== arithmetic
+
+
+def _integer_points(points: Mapping[str, float]) -> tuple[dict[str, int], int]:
+    """Points as integers over a common scale, so sums and rounding are exact."""
+    exact = {a: Fraction(str(p)) for a, p in {**DEFAULT_POINTS, **points}.items()}
+    scale = math.lcm(*(exact[a].denominator for a in SCORED_ANSWERS))
+    result = {a: int(exact[a] * scale) for a in SCORED_ANSWERS}
+    result[UNANSWERED] = 0
+    return result, scale
+
+
+def _tenths(num: int, den: int) -> int | None:
+    """``100 * num / den`` in tenths, rounded half-up exactly; None when ``den`` is 0."""
+    if den == 0:
+        return None
+    return (2000 * num + den) // (2 * den)
+
+
+def _decimal(tenths: int | None) -> float | None:
+    """Tenths as a one-decimal number (``850`` -> ``85.0``)."""
+    return None if tenths is None else tenths / 10
+
+
+def _completion(counts: Mapping[str, int]) -> float:
+    """Percent of items answered (not_applicable counts as answered), one decimal."""
+    total = sum(counts.values())
+    tenths = _tenths(total - counts[UNANSWERED], total)
+    return 0.0 if tenths is None else tenths / 10
+
+
+def _band_rating(tenths: int | None, bands: Mapping[str, float]) -> str | None:
+    """The best rating whose minimum the rounded score reaches; E below D; None for no score."""
+    if tenths is None:
+        return None
+    limits = {**DEFAULT_BANDS, **bands}
+    for rating in RATINGS[:-1]:
+        if tenths >= Fraction(str(limits[rating])) * 10:
+            return rating
+    return RATINGS[-1]
+
+
+def _worse(a: str | None, b: str) -> str:
+    """The worse of two ratings."""
+    return b if a is None or RATINGS.index(b) > RATINGS.index(a) else a
+
+
+# =========================================================================== caps
+
+
+def _caps(
+    definition: ChecklistDefinition,
+    states: Sequence[str],
+    section_tenths: Mapping[str, int | None],
+    band: str,
+) -> tuple[CapResult, ...]:
+    """Every triggered cap, in the order the version lists them."""
+    triggered: list[tuple[CapRule, tuple[str, ...], str]] = []
+    for cap in definition.scoring.caps:
+        if cap.rule == "section_below":
+            limit = Fraction(str(cap.threshold)) * 10
+            below = [(ref, t) for ref, t in section_tenths.items() if t is not None and t < limit]
+            if below:
+                refs = tuple(ref for ref, _ in below)
+                triggered.append((cap, refs, _section_sentence(below, cap)))
+            continue
+        if cap.rule == "critical_answer":
+            wanted = None
+            noun = "Critical item"
+        elif cap.rule == "item_answer":
+            wanted = set(cap.items)
+            noun = "Item"
+        else:
+            raise ValueError(f"unknown cap rule {cap.rule!r}")
+        worst = ANSWER_RANK[cap.answer or "non_compliant"]
+        hits = [
+            (item.ref, state)
+            for item, state in zip(definition.items(), states, strict=True)
+            if (item.critical if wanted is None else item.ref in wanted)
+            and ANSWER_RANK.get(state, -1) >= worst
+        ]
+        if hits:
+            triggered.append((cap, tuple(r for r, _ in hits), _item_sentence(noun, hits, cap)))
+
+    final = band
+    for cap, _, _ in triggered:
+        final = _worse(final, cap.max_rating)
+    return tuple(
+        CapResult(
+            rule=cap.rule,
+            items=refs,
+            max_rating=cap.max_rating,
+            applied=cap.max_rating == final and final != band,
+            sentence=sentence,
+        )
+        for cap, refs, sentence in triggered
+    )
+
+
+def _item_sentence(noun: str, hits: Sequence[tuple[str, str]], cap: CapRule) -> str:
+    """E.g. 'Critical items SM-4.2, SM-5.1 are non_compliant or unanswered: rating capped at D.'"""
+    refs = ", ".join(ref for ref, _ in hits)
+    found = {state for _, state in hits}
+    states = _or_list(s for s in STATES if s in found)
+    if len(hits) == 1:
+        return f"{noun} {refs} is {states}: rating capped at {cap.max_rating}."
+    return f"{noun}s {refs} are {states}: rating capped at {cap.max_rating}."
+
+
+def _section_sentence(below: Sequence[tuple[str, int]], cap: CapRule) -> str:
+    """E.g. 'Section SM-2 scores 35.0, below the threshold of 40: rating capped at C.'"""
+    limit = _number(cap.threshold)
+    if len(below) == 1:
+        ref, tenths = below[0]
+        return (
+            f"Section {ref} scores {tenths / 10}, below the threshold of {limit}: "
+            f"rating capped at {cap.max_rating}."
+        )
+    listed = ", ".join(f"{ref} ({tenths / 10})" for ref, tenths in below)
+    return (
+        f"Sections {listed} score below the threshold of {limit}: "
+        f"rating capped at {cap.max_rating}."
+    )
+
+
+def _or_list(words: Iterable[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _number(value: float | None) -> str:
+    """40.0 -> '40', 42.5 -> '42.5'."""
+    return f"{value:g}" if value is not None else "?"
+
+
+# =========================================================================== findings
+
+
+def _draft(item: ItemDefinition, answer: str) -> FindingDraft:
+    """The finding draft for one partial or non_compliant answer."""
+    return FindingDraft(
+        ref=item.ref,
+        section_ref=item.section_ref,
+        answer=answer,
+        severity=finding_severity(answer, item.critical, item.weight),
+        weight=item.weight,
+        critical=item.critical,
+        title=_shorten(item.question.en),
+    )
+
+
+def _shorten(text: str, limit: int = TITLE_MAX) -> str:
+    """The text, or its start cut at a word boundary with an ellipsis when over ``limit``."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"

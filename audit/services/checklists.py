@@ -1,0 +1,240 @@
+"""Publishing checklist versions: validate, refuse changes to published content, store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from ..checklists import (
+    ChecklistDefinition,
+    ChecklistError,
+    find_files,
+    first_difference,
+    parse_bytes,
+    parse_file,
+    version_key,
+)
+from ..models import (
+    Checklist,
+    ChecklistItem,
+    ChecklistSection,
+    ChecklistVersion,
+    User,
+)
+from . import events
+
+
+@dataclass(frozen=True)
+class Published:
+    """What loading one definition did: ``created`` is False when it was already published."""
+
+    version: ChecklistVersion
+    created: bool
+    source: str
+
+
+def sort_key(version: str) -> str:
+    return ".".join(f"{part:06d}" for part in version_key(version))
+
+
+def find_version(session: Session, slug: str, version: str) -> ChecklistVersion | None:
+    return session.exec(
+        select(ChecklistVersion)
+        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
+        .where(Checklist.slug == slug, ChecklistVersion.version == version)
+    ).first()
+
+
+@lru_cache(maxsize=64)
+def _definition_from_content(content_hash: str, content_json: str) -> ChecklistDefinition:
+    import json
+
+    return ChecklistDefinition.from_dict(json.loads(content_json), f"stored {content_hash[:12]}")
+
+
+def definition_for(version: ChecklistVersion) -> ChecklistDefinition:
+    """The definition a stored version holds (cached by its content hash)."""
+    import json
+
+    return _definition_from_content(
+        version.content_hash, json.dumps(version.content, sort_keys=True)
+    )
+
+
+def check_publishable(
+    session: Session, definition: ChecklistDefinition, source: str
+) -> ChecklistVersion | None:
+    """The already-published identical version, None if new; refuses changed content."""
+    existing = find_version(session, definition.slug, definition.version)
+    if existing is None:
+        return None
+    if existing.content_hash == definition.content_hash:
+        return existing
+    where = first_difference(definition_for(existing), definition)
+    major, minor, patch = version_key(definition.version)
+    raise ChecklistError(
+        f"{source}: {definition.slug} {definition.version} is already published with different "
+        f"content (first difference: {where}); published versions are immutable, so save the "
+        f"change as a new version such as {major}.{minor}.{patch + 1} or {major}.{minor + 1}.0"
+    )
+
+
+def publish(
+    session: Session,
+    definition: ChecklistDefinition,
+    source: str,
+    actor: User | None = None,
+) -> Published:
+    """Publish one definition in the caller's transaction (idempotent for identical content)."""
+    existing = check_publishable(session, definition, source)
+    if existing is not None:
+        return Published(existing, False, source)
+    checklist = session.exec(select(Checklist).where(Checklist.slug == definition.slug)).first()
+    if checklist is None:
+        checklist = Checklist(
+            slug=definition.slug, title_en=definition.title.en, title_ja=definition.title.ja
+        )
+        session.add(checklist)
+        session.flush()
+    else:
+        latest = session.exec(
+            select(ChecklistVersion.sort_key)
+            .where(ChecklistVersion.checklist_id == checklist.id)
+            .order_by(ChecklistVersion.sort_key.desc())
+        ).first()
+        if latest is None or sort_key(definition.version) > latest:
+            checklist.title_en, checklist.title_ja = definition.title.en, definition.title.ja
+    version = ChecklistVersion(
+        checklist_id=checklist.id,
+        version=definition.version,
+        sort_key=sort_key(definition.version),
+        title_en=definition.title.en,
+        title_ja=definition.title.ja,
+        effective_date=definition.effective_date,
+        item_count=definition.item_count,
+        content=definition.as_dict(),
+        content_hash=definition.content_hash,
+        source=source[-300:],
+        published_by_id=actor.id if actor else None,
+    )
+    session.add(version)
+    session.flush()
+    for s_pos, section in enumerate(definition.sections):
+        row = ChecklistSection(
+            version_id=version.id,
+            ref=section.ref,
+            position=s_pos,
+            title_en=section.title.en,
+            title_ja=section.title.ja,
+        )
+        session.add(row)
+        session.flush()
+        for i_pos, item in enumerate(section.items):
+            session.add(
+                ChecklistItem(
+                    version_id=version.id,
+                    section_id=row.id,
+                    ref=item.ref,
+                    position=i_pos,
+                    question_en=item.question.en,
+                    question_ja=item.question.ja,
+                    guidance_en=item.guidance.en,
+                    guidance_ja=item.guidance.ja,
+                    weight=item.weight,
+                    critical=item.critical,
+                    subject=item.subject,
+                    answers=list(item.answers),
+                    references={fw: list(ids) for fw, ids in item.references.items()},
+                )
+            )
+    session.flush()
+    events.record(
+        session,
+        actor,
+        "checklist_version.published",
+        "checklist_version",
+        version.id,
+        after={
+            "slug": definition.slug,
+            "version": definition.version,
+            "content_hash": definition.content_hash,
+            "items": definition.item_count,
+            "source": source,
+        },
+    )
+    return Published(version, True, source)
+
+
+def load_paths(
+    session: Session, paths: list[str | Path], actor: User | None = None, max_bytes: int = 1 << 20
+) -> list[Published]:
+    """Validate every file first, then publish all of them in one transaction, or none.
+
+    Raises ``ChecklistError`` listing every refused file (one line each); nothing is stored then.
+    """
+    files: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            files.extend(find_files(path))
+        except ChecklistError as exc:
+            errors.append(str(exc))
+    definitions: list[tuple[ChecklistDefinition, str]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for file in files:
+        try:
+            definition = parse_file(file, max_bytes)
+        except ChecklistError as exc:
+            errors.append(str(exc))
+            continue
+        source = str(file)
+        key = (definition.slug, definition.version)
+        if key in seen:
+            errors.append(f"{source}: {key[0]} {key[1]} is also defined in {seen[key]}")
+            continue
+        seen[key] = source
+        definitions.append((definition, source))
+    if not files and not errors:
+        errors.append(f"{', '.join(map(str, paths))}: no checklist files (*.yaml) found")
+    for definition, source in definitions:
+        try:
+            check_publishable(session, definition, source)
+        except ChecklistError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ChecklistError("\n".join(errors))
+    try:
+        results = [publish(session, d, s, actor) for d, s in definitions]
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return results
+
+
+def publish_upload(
+    session: Session, raw: bytes, name: str, actor: User | None, max_bytes: int = 1 << 20
+) -> Published:
+    """Validate and publish an uploaded file exactly as the command line does, then commit."""
+    definition = parse_bytes(raw, name, max_bytes)
+    try:
+        result = publish(session, definition, name, actor)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return result
+
+
+def versions(session: Session) -> list[tuple[Checklist, ChecklistVersion]]:
+    """Every published version with its checklist, by slug then semantic version."""
+    return list(
+        session.exec(
+            select(Checklist, ChecklistVersion)
+            .join(ChecklistVersion, ChecklistVersion.checklist_id == Checklist.id)
+            .order_by(Checklist.slug, ChecklistVersion.sort_key)
+        ).all()
+    )

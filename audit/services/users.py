@@ -1,0 +1,74 @@
+"""People: creating accounts and checking passwords."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..models import ROLES, User, utcnow
+from . import Conflict, ServiceError, events
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 12
+# A fixed hash to compare against when the account does not exist, so both paths cost the same.
+_DUMMY_HASH = generate_password_hash("kansa-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    """Hash with scrypt (Werkzeug's default KDF, salted, memory-hard)."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: str,
+    name: str | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account; refuses a bad e-mail, unknown role, short password or duplicate."""
+    email = normalise_email(email)
+    if not EMAIL.match(email) or len(email) > 254:
+        raise ServiceError(f"{email!r} is not a valid e-mail address", "email")
+    if role not in ROLES:
+        raise ServiceError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", "role")
+    if len(password) < MIN_PASSWORD:
+        raise ServiceError(f"the password needs at least {MIN_PASSWORD} characters", "password")
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise Conflict(f"a user with e-mail {email} already exists", "email")
+    user = User(
+        email=email,
+        name=(name or email.split("@")[0]).strip()[:120],
+        role=role,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    events.record(
+        session, actor, "user.created", "user", user.id, after={"email": email, "role": role}
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None (same cost either way)."""
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    events.record(session, user, "user.signed_in", "user", user.id)
+    return user
+
+
+def count_users(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()

@@ -1,0 +1,46 @@
+"""The auditors' HTML pages: one blueprint per area, registered on the app here."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+from ..extensions import db, login_manager
+from ..models import User
+
+
+def register(app: Flask) -> None:
+    """Attach the blueprints, the user loader and the HTML error pages."""
+    from . import auth, main
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error: CSRFError) -> tuple[str, int]:
+        return render_template(
+            "error.html",
+            title="Form expired or not sent from Kansa",
+            message=(
+                f"{error.description} Nothing was saved. Go back, reload the page and send "
+                "the form again."
+            ),
+        ), 400
+
+    for code, title in ((403, "Not allowed"), (404, "Not found"), (413, "File too large")):
+        app.register_error_handler(code, _error_page(code, title))
+
+
+def _error_page(code: int, title: str):  # noqa: ANN202 - returns a Flask error handler
+    def handler(error: Exception) -> tuple[str, int]:
+        message = getattr(error, "description", "") or title
+        return render_template("error.html", title=title, message=message), code
+
+    return handler

@@ -1,0 +1,64 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, Length
+
+from ..extensions import db
+from ..services import users
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "E-mail", validators=[DataRequired("Enter your e-mail address."), Email(), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=1024)]
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only follow ``next`` to a path on this site, never to another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(db.session, form.email.data, form.password.data)
+        if user is None:
+            db.session.rollback()
+            form.password.errors.append("E-mail or password is not correct.")
+        else:
+            db.session.commit()
+            session.clear()  # a new session on sign-in: nothing carried over from before
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+    status = 200 if request.method == "GET" else 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
