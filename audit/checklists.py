@@ -448,9 +448,9 @@ class ChecklistSchema(StrictSchema):
                 seen_items.setdefault(item["ref"], (s, i))
                 answers = item.get("answers")
                 if answers and not set(answers) <= set(default_answers):
-                    where.setdefault("items", {})[i] = {
-                        "answers": ["must be a subset of the checklist's answers"]
-                    }
+                    where.setdefault("items", {}).setdefault(i, {})["answers"] = [
+                        "must be a subset of the checklist's answers"
+                    ]
                 if not where:
                     del errors["sections"][s]
             if not errors.get("sections"):
@@ -458,7 +458,9 @@ class ChecklistSchema(StrictSchema):
         for c, cap in enumerate(data.get("scoring", {}).get("caps", [])):
             for ref in cap.get("items", []):
                 if ref not in seen_items:
-                    errors["scoring"] = {"caps": {c: {"items": [f"unknown item ref {ref!r}"]}}}
+                    # keep the first unknown ref (first cap, first item) for the message
+                    caps_errors = errors.setdefault("scoring", {}).setdefault("caps", {})
+                    caps_errors.setdefault(c, {"items": [f"unknown item ref {ref!r}"]})
         if errors:
             raise ValidationError(errors)
 

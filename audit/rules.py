@@ -253,45 +253,26 @@ class ScoreResult:
 
 def score(definition: ChecklistDefinition, answers: Mapping[str, str]) -> ScoreResult:
     """Score ``answers`` (item ref -> answer; a missing ref is unanswered) against a version."""
-    states = _states(definition, answers)
+    items = _items(definition)
+    states = _states(definition, items, answers)
     points, full = _integer_points(definition.scoring.points)
 
-    total_num = total_den = 0
-    total_counts = dict.fromkeys(STATES, 0)
     sections: list[SectionScore] = []
     section_tenths: dict[str, int | None] = {}
-    # framework:id -> [framework, id, citing refs, numerator, denominator]
-    references: dict[str, list[Any]] = {}
-    drafts: list[FindingDraft] = []
-
-    position = 0
+    total_num = total_den = 0
+    start = 0
     for section in definition.sections:
+        end = start + len(section.items)
+        section_states = states[start:end]
+        start = end
         num = den = 0
-        counts = dict.fromkeys(STATES, 0)
-        for item in section.items:
-            state = states[position]
-            position += 1
-            counts[state] += 1
-            applicable = state != "not_applicable"
-            if applicable:
-                item_num = item.weight * points[state]
-                item_den = item.weight * full
-                num += item_num
-                den += item_den
-            for framework, ids in item.references.items():
-                for ref_id in ids:
-                    key = f"{framework}:{ref_id}"
-                    entry = references.get(key)
-                    if entry is None:
-                        entry = references[key] = [framework, ref_id, [], 0, 0]
-                    entry[2].append(item.ref)
-                    if applicable:
-                        entry[3] += item_num
-                        entry[4] += item_den
-            if state == "partial" or state == "non_compliant":
-                drafts.append(_draft(item, state))
+        for item, state in zip(section.items, section_states, strict=True):
+            if state != "not_applicable":
+                num += item.weight * points[state]
+                den += item.weight * full
         tenths = _tenths(num, den)
         section_tenths[section.ref] = tenths
+        counts = _counts(section_states)
         sections.append(
             SectionScore(
                 ref=section.ref,
@@ -299,48 +280,39 @@ def score(definition: ChecklistDefinition, answers: Mapping[str, str]) -> ScoreR
                 title_ja=section.title.ja,
                 score=_decimal(tenths),
                 completion=_completion(counts),
-                counts=Counts(**counts),
+                counts=counts,
             )
         )
         total_num += num
         total_den += den
-        for state, n in counts.items():
-            total_counts[state] += n
 
     tenths = _tenths(total_num, total_den)
     band = _band_rating(tenths, definition.scoring.bands)
-    caps = _caps(definition, states, section_tenths, band) if band is not None else ()
+    caps = _caps(definition, items, states, section_tenths, band) if band is not None else ()
     rating = band
     for cap in caps:
         rating = _worse(rating, cap.max_rating)
-
+    counts = _counts(states)
     return ScoreResult(
         slug=definition.slug,
         version=definition.version,
         score=_decimal(tenths),
         rating=rating,
         band_rating=band,
-        provisional=total_counts[UNANSWERED] > 0,
-        completion=_completion(total_counts),
-        counts=Counts(**total_counts),
+        provisional=counts.unanswered > 0,
+        completion=_completion(counts),
+        counts=counts,
         sections=tuple(sections),
         caps=caps,
-        references=tuple(
-            ReferenceScore(framework, ref_id, tuple(refs), _decimal(_tenths(num, den)))
-            for framework, ref_id, refs, num, den in references.values()
-        ),
-        findings=tuple(drafts),
+        references=_reference_scores(items, states, points, full),
+        findings=tuple(_drafts(items, states)),
     )
 
 
 def findings(definition: ChecklistDefinition, answers: Mapping[str, str]) -> list[FindingDraft]:
     """A finding draft for every partial or non_compliant answer, in definition order."""
-    states = _states(definition, answers)
-    return [
-        _draft(item, state)
-        for item, state in zip(definition.items(), states, strict=True)
-        if state == "partial" or state == "non_compliant"
-    ]
+    items = _items(definition)
+    return _drafts(items, _states(definition, items, answers))
 
 
 def finding_severity(answer: str, critical: bool, weight: int) -> str:
@@ -357,9 +329,9 @@ def submission_problems(
     comments: Mapping[str, str],
 ) -> list[Problem]:
     """Why these answers cannot be submitted yet (empty when they can), in definition order."""
-    states = _states(definition, answers)
+    items = _items(definition)
     problems: list[Problem] = []
-    for item, state in zip(definition.items(), states, strict=True):
+    for item, state in zip(items, _states(definition, items, answers), strict=True):
         if state == UNANSWERED:
             problems.append(Problem(item.ref, "unanswered", f"Item {item.ref} is unanswered."))
         elif state in COMMENT_REQUIRED and not (comments.get(item.ref) or "").strip():
@@ -376,11 +348,18 @@ def submission_problems(
 # =========================================================================== answers
 
 
-def _states(definition: ChecklistDefinition, answers: Mapping[str, str]) -> list[str]:
+def _items(definition: ChecklistDefinition) -> list[ItemDefinition]:
+    """Every item in definition order (the definition's cached index keeps that order)."""
+    return list(definition.item_index().values())
+
+
+def _states(
+    definition: ChecklistDefinition, items: Sequence[ItemDefinition], answers: Mapping[str, str]
+) -> list[str]:
     """Each item's answer (or ``unanswered``) in definition order; refuses bad input."""
     states: list[str] = []
     found = 0
-    for item in definition.items():
+    for item in items:
         answer = answers.get(item.ref, _MISSING)
         if answer is _MISSING:
             states.append(UNANSWERED)
@@ -432,10 +411,14 @@ def _decimal(tenths: int | None) -> float | None:
     return None if tenths is None else tenths / 10
 
 
-def _completion(counts: Mapping[str, int]) -> float:
+def _counts(states: list[str]) -> Counts:
+    """How many of these states are of each kind."""
+    return Counts(*(states.count(state) for state in STATES))
+
+
+def _completion(counts: Counts) -> float:
     """Percent of items answered (not_applicable counts as answered), one decimal."""
-    total = sum(counts.values())
-    tenths = _tenths(total - counts[UNANSWERED], total)
+    tenths = _tenths(counts.total - counts.unanswered, counts.total)
     return 0.0 if tenths is None else tenths / 10
 
 
@@ -460,6 +443,7 @@ def _worse(a: str | None, b: str) -> str:
 
 def _caps(
     definition: ChecklistDefinition,
+    items: Sequence[ItemDefinition],
     states: Sequence[str],
     section_tenths: Mapping[str, int | None],
     band: str,
@@ -485,7 +469,7 @@ def _caps(
         worst = ANSWER_RANK[cap.answer or "non_compliant"]
         hits = [
             (item.ref, state)
-            for item, state in zip(definition.items(), states, strict=True)
+            for item, state in zip(items, states, strict=True)
             if (item.critical if wanted is None else item.ref in wanted)
             and ANSWER_RANK.get(state, -1) >= worst
         ]
@@ -544,7 +528,44 @@ def _number(value: float | None) -> str:
     return f"{value:g}" if value is not None else "?"
 
 
+# =========================================================================== references
+
+
+def _reference_scores(
+    items: Sequence[ItemDefinition], states: Sequence[str], points: Mapping[str, int], full: int
+) -> tuple[ReferenceScore, ...]:
+    """Per framework reference, the citing items and the score of the applicable ones."""
+    # (framework, id) -> [citing refs, numerator, denominator], in order of first citation
+    table: dict[tuple[str, str], list[Any]] = {}
+    for item, state in zip(items, states, strict=True):
+        applicable = state != "not_applicable"
+        num = item.weight * points[state] if applicable else 0
+        den = item.weight * full if applicable else 0
+        for framework, ids in item.references.items():
+            for ref_id in ids:
+                entry = table.get((framework, ref_id))
+                if entry is None:
+                    table[framework, ref_id] = [[item.ref], num, den]
+                else:
+                    entry[0].append(item.ref)
+                    entry[1] += num
+                    entry[2] += den
+    return tuple(
+        ReferenceScore(framework, ref_id, tuple(refs), _decimal(_tenths(num, den)))
+        for (framework, ref_id), (refs, num, den) in table.items()
+    )
+
+
 # =========================================================================== findings
+
+
+def _drafts(items: Sequence[ItemDefinition], states: Sequence[str]) -> list[FindingDraft]:
+    """The finding drafts for these answers, in definition order."""
+    return [
+        _draft(item, state)
+        for item, state in zip(items, states, strict=True)
+        if state == "partial" or state == "non_compliant"
+    ]
 
 
 def _draft(item: ItemDefinition, answer: str) -> FindingDraft:

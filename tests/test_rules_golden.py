@@ -31,7 +31,7 @@ def all_compliant(d: ChecklistDefinition) -> dict[str, str]:
 
 
 def cycle(d: ChecklistDefinition) -> dict[str, str]:
-    """By item index: compliant, partial, non_compliant, not_applicable; compliant if not allowed."""
+    """By item index: compliant, partial, non_compliant, not_applicable (compliant if refused)."""
     order = ("compliant", "partial", "non_compliant", "not_applicable")
     answers = {}
     for index, item in enumerate(d.items()):

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from ..checklists import (
     ChecklistDefinition,
     ChecklistError,
+    display_path,
     find_files,
     first_difference,
     parse_bytes,
@@ -190,7 +191,7 @@ def load_paths(
         except ChecklistError as exc:
             errors.append(str(exc))
             continue
-        source = str(file)
+        source = display_path(file)
         key = (definition.slug, definition.version)
         if key in seen:
             errors.append(f"{source}: {key[0]} {key[1]} is also defined in {seen[key]}")

@@ -1,0 +1,66 @@
+"""Small builders for service-level tests: people, a subcontractor, an assessment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from audit.models import Checklist, ChecklistVersion, User
+from audit.services import assessments, subcontractors, users
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Team:
+    admin: User
+    auditor: User
+    auditor2: User
+    reviewer: User
+    viewer: User
+
+
+def team(session: Session) -> Team:
+    made = {
+        role: users.create_user(session, f"{role}@example.com", PASSWORD, kind)
+        for role, kind in (
+            ("admin", "admin"),
+            ("auditor", "auditor"),
+            ("auditor2", "auditor"),
+            ("reviewer", "reviewer"),
+            ("viewer", "viewer"),
+        )
+    }
+    session.commit()
+    return Team(**made)
+
+
+def version(session: Session, slug: str, number: str = "1.0.0") -> ChecklistVersion:
+    return session.exec(
+        select(ChecklistVersion)
+        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
+        .where(Checklist.slug == slug, ChecklistVersion.version == number)
+    ).one()
+
+
+def subcontractor(session: Session, actor: User, name: str = "Aozora Cloud", **fields):
+    data = {"name": name, "country": "JP", "tier": 1, **fields}
+    made = subcontractors.create(session, actor, data)
+    session.commit()
+    return made
+
+
+def assessment(session: Session, people: Team, slug: str = "subcontractor-oversight", **kw):
+    company = kw.pop("company", None) or subcontractor(session, people.admin)
+    made = assessments.create(
+        session,
+        people.auditor,
+        subcontractor_id=company.id,
+        checklist_version_id=version(session, slug).id,
+        auditor_ids=kw.pop("auditor_ids", [people.auditor.id]),
+        reviewer_id=kw.pop("reviewer_id", people.reviewer.id),
+        **kw,
+    )
+    session.commit()
+    return made
