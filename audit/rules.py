@@ -13,7 +13,9 @@ In short:
 * Score = 100 * sum(weight * points) / sum(weight), rounded half-up to one decimal with exact
   integer arithmetic (84.95 becomes 85.0). The band rating is read from the rounded score.
 * Caps only lower a rating: the final rating is the worst of the band rating and the
-  ``max_rating`` of every triggered cap.
+  ``max_rating`` of every triggered cap. A cap on answer X is triggered by X or anything worse
+  (``ANSWER_RANK``), so a better answer never gives a worse rating; a ``section_below`` cap
+  compares the section's rounded score, like the bands. Nothing applicable: no score, no rating.
 * Every ``partial`` or ``non_compliant`` answer yields a finding draft with a severity from
   ``SEVERITY_TABLE``.
 """
@@ -348,6 +350,9 @@ def submission_problems(
 # =========================================================================== answers
 
 
+_MISSING: Any = object()  # marks a ref absent from the answers (None is a wrong answer)
+
+
 def _items(definition: ChecklistDefinition) -> list[ItemDefinition]:
     """Every item in definition order (the definition's cached index keeps that order)."""
     return list(definition.item_index().values())
@@ -384,9 +389,6 @@ def _states(
     return states
 
 
-_MISSING: Any = object()
-
-
 # =========================================================================== arithmetic
 
 
@@ -418,8 +420,7 @@ def _counts(states: list[str]) -> Counts:
 
 def _completion(counts: Counts) -> float:
     """Percent of items answered (not_applicable counts as answered), one decimal."""
-    tenths = _tenths(counts.total - counts.unanswered, counts.total)
-    return 0.0 if tenths is None else tenths / 10
+    return _decimal(_tenths(counts.total - counts.unanswered, counts.total)) or 0.0
 
 
 def _band_rating(tenths: int | None, bands: Mapping[str, float]) -> str | None:

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from audit import rules
@@ -152,6 +152,8 @@ BAND_CASES = [
     ("84.95-half-up-A", 0.8495, None, 85.0, "A"),
     ("84.949-B", 0.84949, None, 84.9, "B"),
     ("84.85-half-up", 0.8485, None, 84.9, "B"),
+    ("84.65-half-up-not-to-even", 0.8465, None, 84.7, "B"),
+    ("0.05-half-up", 0.0005, None, 0.1, "E"),
     ("70.0-B", 0.7, None, 70.0, "B"),
     ("69.99-rounds-to-B", 0.6999, None, 70.0, "B"),
     ("69.94-C", 0.6994, None, 69.9, "C"),
@@ -742,8 +744,7 @@ def test_property_improving_an_answer_never_hurts(scenario, data):
         for better in IMPROVES.get(answers.get(it.ref), ())
         if better in it.answers and answers.get(it.ref) != "not_applicable"
     ]
-    if not candidates:
-        return
+    assume(candidates)
     ref, better = data.draw(st.sampled_from(candidates))
     before = rules.score(d, answers)
     after = rules.score(d, {**answers, ref: better})

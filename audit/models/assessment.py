@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import created_column, one_of, timestamp, utcnow
+from .base import created_column, json_column, one_of, timestamp, utcnow
 
 STATES = ("draft", "in_progress", "submitted", "returned", "approved")
 EDITABLE_STATES = ("draft", "in_progress", "returned")
@@ -46,7 +46,7 @@ class Assessment(SQLModel, table=True):
     approved_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     review_comment: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     # score, rating, caps and section scores as stored at submission and at approval
-    score_snapshot: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    score_snapshot: dict[str, Any] | None = Field(default=None, sa_column=json_column())
 
     @property
     def editable(self) -> bool:

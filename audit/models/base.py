@@ -42,6 +42,15 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def json_column(nullable: bool = True) -> sa.Column:
+    """A JSON column where Python ``None`` is SQL NULL, not the JSON text ``null``.
+
+    With SQLAlchemy's default a NOT NULL JSON column silently accepted ``None`` and a nullable
+    one never held NULL, so ``IS NULL`` matched nothing.
+    """
+    return sa.Column(sa.JSON(none_as_null=True), nullable=nullable)
+
+
 def timestamp(nullable: bool = False, **kwargs: Any) -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=nullable, **kwargs)
 

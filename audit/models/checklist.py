@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import created_column, utcnow
+from .base import created_column, json_column, utcnow
 
 
 class Checklist(SQLModel, table=True):
@@ -39,7 +39,7 @@ class ChecklistVersion(SQLModel, table=True):
     title_ja: str | None = Field(default=None, max_length=200)
     effective_date: str | None = Field(default=None, max_length=10)
     item_count: int
-    content: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    content: dict[str, Any] = Field(sa_column=json_column(nullable=False))
     content_hash: str = Field(max_length=64, unique=True)
     source: str = Field(max_length=300)
     published_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
@@ -79,5 +79,5 @@ class ChecklistItem(SQLModel, table=True):
     weight: int
     critical: bool = Field(default=False)
     subject: str = Field(max_length=20)
-    answers: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
-    references: dict[str, list[str]] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    answers: list[str] = Field(sa_column=json_column(nullable=False))
+    references: dict[str, list[str]] = Field(sa_column=json_column(nullable=False))

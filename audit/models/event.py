@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import created_column, utcnow
+from .base import created_column, json_column, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
@@ -28,7 +28,7 @@ class AuditEvent(SQLModel, table=True):
     object_type: str = Field(max_length=32)
     object_id: str = Field(max_length=64)
     assessment_id: int | None = Field(default=None, index=True)
-    before: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
-    after: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    before: dict[str, Any] | None = Field(default=None, sa_column=json_column())
+    after: dict[str, Any] | None = Field(default=None, sa_column=json_column())
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import created_column, timestamp, utcnow
+from .base import created_column, json_column, timestamp, utcnow
 
 TIERS = (1, 2, 3)
 # Months between audits by criticality tier; the PPC demanded annual audits of contractors
@@ -36,7 +36,7 @@ class Subcontractor(SQLModel, table=True):
     country: str = Field(max_length=2, index=True)
     services: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
     data_categories: list[str] = Field(
-        default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False)
+        default_factory=list, sa_column=json_column(nullable=False)
     )
     tier: int = Field(index=True)
     parent_id: int | None = Field(

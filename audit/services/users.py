@@ -72,3 +72,22 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def count_users(session: Session) -> int:
     return session.exec(select(func.count()).select_from(User)).one()
+
+
+def change_user(session: Session, actor: User, user: User, *, role: str, active: bool) -> User:
+    """Change a user's role or active flag (admins only; never locks the admin out)."""
+    if actor.role != "admin":
+        from . import Forbidden
+
+        raise Forbidden("only admins manage users")
+    if role not in ROLES:
+        raise ServiceError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", "role")
+    if user.id == actor.id and (role != "admin" or not active):
+        raise ServiceError("you cannot remove your own admin access", "role")
+    before = {"role": user.role, "active": user.active}
+    user.role, user.active = role, active
+    session.add(user)
+    after = {"role": role, "active": active}
+    if before != after:
+        events.record(session, actor, "user.changed", "user", user.id, before=before, after=after)
+    return user

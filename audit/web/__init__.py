@@ -11,10 +11,12 @@ from ..models import User
 
 def register(app: Flask) -> None:
     """Attach the blueprints, the user loader and the HTML error pages."""
-    from . import auth, main
+    from . import admin, assessments, auth, checklists, findings, main, subcontractors
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(main.bp)
+    for module in (auth, main, assessments, findings, subcontractors, checklists, admin):
+        app.register_blueprint(module.bp)
+
+    _template_helpers(app)
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
@@ -36,6 +38,23 @@ def register(app: Flask) -> None:
 
     for code, title in ((403, "Not allowed"), (404, "Not found"), (413, "File too large")):
         app.register_error_handler(code, _error_page(code, title))
+
+
+def _template_helpers(app: Flask) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(app.config["TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(moment: datetime | None) -> str:
+        """A stored UTC time in the configured zone, e.g. 2026-11-26 13:05 JST."""
+        if moment is None:
+            return "—"
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    app.jinja_env.globals["today"] = lambda: datetime.now(zone).date()
+    _ = date
 
 
 def _error_page(code: int, title: str):  # noqa: ANN202 - returns a Flask error handler

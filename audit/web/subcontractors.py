@@ -1,0 +1,291 @@
+"""Subcontractor pages: the directory with audit due dates, profiles with the chain, the forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from ..checklists import RATINGS
+from ..extensions import db
+from ..models import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
+from ..services import Forbidden, NotFound, ServiceError
+from ..services import subcontractors as service
+from .helpers import form_errors_from, paginate, roles_required
+
+bp = Blueprint("subcontractors", __name__, url_prefix="/subcontractors")
+
+TIER_LABELS = {1: "1 — critical", 2: "2 — important", 3: "3 — standard"}
+MANAGERS = ("admin", "auditor")
+
+
+def _zone() -> tzinfo:
+    return service.zone(current_app.config.get("TIMEZONE"))
+
+
+def _today(tz: tzinfo) -> date:
+    return datetime.now(tz).date()
+
+
+# ------------------------------------------------------------------------------ the list
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    """The list's query arguments as typed (to refill the form) and as understood."""
+
+    raw: dict[str, str]
+    filters: service.DirectoryFilters
+    ignored: list[str]
+
+
+def _list_args() -> ListArgs:
+    """Read q, tier, country, rating and overdue; a value that makes no sense is ignored."""
+    raw = {
+        key: request.args.get(key, "").strip()[:200]
+        for key in ("q", "tier", "country", "rating", "overdue")
+    }
+    ignored: list[str] = []
+    tier: int | None = None
+    if raw["tier"]:
+        if raw["tier"].isdigit() and int(raw["tier"]) in TIERS:
+            tier = int(raw["tier"])
+        else:
+            ignored.append(f"tier {raw['tier']!r} is not 1, 2 or 3")
+    country: str | None = None
+    if raw["country"]:
+        code = raw["country"].upper()
+        if len(code) == 2 and code.isascii() and code.isalpha():
+            country = code
+        else:
+            ignored.append(f"country {raw['country']!r} is not a two-letter code")
+    rating: str | None = None
+    if raw["rating"]:
+        value = raw["rating"].upper() if raw["rating"].lower() != "none" else "none"
+        if value in RATINGS or value == "none":
+            rating = value
+        else:
+            ignored.append(f"rating {raw['rating']!r} is not A to E or none")
+    overdue = raw["overdue"] in ("1", "on", "true", "yes")
+    if raw["overdue"] and not overdue and raw["overdue"] not in ("0", "off", "false", "no"):
+        ignored.append(f"overdue {raw['overdue']!r} is not 1")
+    filters = service.DirectoryFilters(
+        q=raw["q"] or None, tier=tier, country=country, rating=rating, overdue=overdue
+    )
+    return ListArgs(raw, filters, ignored)
+
+
+@bp.route("/")
+@login_required
+def list_() -> str:
+    tz = _zone()
+    today = _today(tz)
+    args = _list_args()
+    page = paginate(db.session, service.directory_statement(args.filters, today, tz))
+    rows = service.rows_from(page.items, today, tz)
+    return render_template(
+        "subcontractors/list.html",
+        page=page,
+        rows=rows,
+        args=args,
+        today=today,
+        countries=service.countries(db.session),
+        tiers=TIER_LABELS,
+        ratings=RATINGS,
+        can_manage=current_user.role in MANAGERS,
+    )
+
+
+# ------------------------------------------------------------------------------ the profile
+
+
+def _sparkline(history: list[service.HistoryRow], width: int = 240, height: int = 60) -> dict | None:
+    """Points of an inline SVG of approved scores over time (oldest first), or None."""
+    approved = sorted(
+        (r for r in history if r.assessment.state == "approved" and r.score is not None),
+        key=lambda r: (r.assessment.approved_at, r.assessment.id),
+    )
+    if not approved:
+        return None
+    pad = 6
+    step = (width - 2 * pad) / max(1, len(approved) - 1)
+    points = []
+    for index, row in enumerate(approved):
+        x = pad + index * step if len(approved) > 1 else width / 2
+        y = pad + (100 - max(0.0, min(100.0, float(row.score)))) / 100 * (height - 2 * pad)
+        points.append({"x": round(x, 1), "y": round(y, 1), "row": row})
+    return {
+        "width": width,
+        "height": height,
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+    }
+
+
+@bp.route("/<int:subcontractor_id>")
+@login_required
+def detail(subcontractor_id: int) -> str:
+    subcontractor = _load(subcontractor_id)
+    tz = _zone()
+    today = _today(tz)
+    history = service.history(db.session, subcontractor.id)
+    latest = service.latest_approved(history)
+    status = service.schedule_row(
+        subcontractor,
+        latest.assessment.approved_at if latest else None,
+        latest.rating if latest else None,
+        today,
+        tz,
+        score=latest.score if latest else None,
+    )
+    return render_template(
+        "subcontractors/detail.html",
+        sub=subcontractor,
+        status=status,
+        chain=service.chain(db.session, subcontractor.id),
+        history=history,
+        sparkline=_sparkline(history),
+        tz=tz,
+        tiers=TIER_LABELS,
+        default_cadence=DEFAULT_CADENCE_MONTHS[subcontractor.tier],
+        can_manage=current_user.role in MANAGERS,
+    )
+
+
+def _load(subcontractor_id: int) -> Subcontractor:
+    try:
+        return service.get(db.session, subcontractor_id)
+    except NotFound as exc:
+        abort(404, exc.message)
+
+
+# ------------------------------------------------------------------------------ the forms
+
+
+def _tier(value: Any) -> int | None:
+    """Coerce the tier choice; anything not a number is left for the service to refuse."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _parent(value: Any) -> int | None:
+    if value is None or value == "" or value == "None":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # no such subcontractor: the service names the problem
+
+
+class SubcontractorForm(FlaskForm):
+    name = StringField("Legal name")
+    country = StringField(
+        "Country", render_kw={"maxlength": 2, "size": 3, "autocapitalize": "characters"}
+    )
+    tier = SelectField(
+        "Criticality tier",
+        choices=[(str(t), label) for t, label in TIER_LABELS.items()],
+        coerce=_tier,
+        validate_choice=False,
+        default=1,
+    )
+    parent_id = SelectField(
+        "Entrusted by (parent)", coerce=_parent, validate_choice=False, default=None
+    )
+    services = TextAreaField("Services", render_kw={"rows": 3})
+    data_categories = TextAreaField("Data categories handled", render_kw={"rows": 3})
+    contract_start = DateField("Contract start", validators=[Optional()])
+    contract_end = DateField("Contract end", validators=[Optional()])
+    audit_cadence_months = IntegerField(
+        "Audit cadence (months)",
+        validators=[Optional()],
+        render_kw={"min": 1, "max": service.MAX_CADENCE, "inputmode": "numeric"},
+    )
+    contact_email = EmailField("Contact e-mail")
+    notes = TextAreaField("Notes", render_kw={"rows": 4})
+
+    def data_for_service(self) -> dict[str, Any]:
+        """The typed values in the shape ``services.subcontractors.create/update`` expects."""
+        return {
+            "name": self.name.data or "",
+            "country": self.country.data or "",
+            "tier": self.tier.data,
+            "parent_id": self.parent_id.data,
+            "services": self.services.data or "",
+            "data_categories": service.parse_categories(self.data_categories.data or ""),
+            "contract_start": self.contract_start.data,
+            "contract_end": self.contract_end.data,
+            "audit_cadence_months": self.audit_cadence_months.data,
+            "contact_email": self.contact_email.data or None,
+            "notes": self.notes.data or "",
+        }
+
+
+def _initial(subcontractor: Subcontractor) -> dict[str, Any]:
+    data = {name: getattr(subcontractor, name) for name in service.FIELDS}
+    data["data_categories"] = "\n".join(subcontractor.data_categories or [])
+    return data
+
+
+def _form(subcontractor: Subcontractor | None) -> SubcontractorForm:
+    form = SubcontractorForm(data=_initial(subcontractor) if subcontractor else None)
+    exclude: set[int] = set()
+    if subcontractor is not None:
+        exclude = {subcontractor.id} | service.chain(db.session, subcontractor.id).descendant_ids()
+    choices = service.parent_choices(db.session, exclude)
+    form.parent_id.choices = [("", "— none: entrusted directly by us —")] + [
+        (str(row_id), name) for row_id, name in choices
+    ]
+    return form
+
+
+def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, int]:
+    form = _form(subcontractor)
+    if form.validate_on_submit():
+        actor = current_user._get_current_object()
+        try:
+            if subcontractor is None:
+                saved = service.create(db.session, actor, form.data_for_service())
+            else:
+                saved = service.update(db.session, actor, subcontractor, form.data_for_service())
+            db.session.commit()
+        except Forbidden as exc:
+            db.session.rollback()
+            abort(403, exc.message)
+        except ServiceError as exc:
+            db.session.rollback()
+            form_errors_from(exc, form)
+        else:
+            verb = "added" if subcontractor is None else "saved"
+            flash(f"{saved.name} {verb}.", "success")
+            return redirect(url_for(".detail", subcontractor_id=saved.id))
+    page = render_template(
+        "subcontractors/form.html",
+        form=form,
+        sub=subcontractor,
+        cadence_defaults=DEFAULT_CADENCE_MONTHS,
+    )
+    return (page, 400) if request.method == "POST" else page
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*MANAGERS)
+def new() -> str | Response | tuple[str, int]:
+    return _save(None)
+
+
+@bp.route("/<int:subcontractor_id>/edit", methods=["GET", "POST"])
+@roles_required(*MANAGERS)
+def edit(subcontractor_id: int) -> str | Response | tuple[str, int]:
+    return _save(_load(subcontractor_id))

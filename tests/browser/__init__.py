@@ -1,0 +1,1 @@
+"""End-to-end tests driving the real application in Debian's chromium through Playwright."""
