@@ -170,7 +170,10 @@ def answer_everything(app, world, overrides=None):
         overrides = overrides or {}
         svc.save_answers(
             session, auditor, assessment,
-            [AnswerInput(i.ref, *overrides.get(i.ref, ("compliant", ""))) for i in checklist.items()],
+            [
+                AnswerInput(i.ref, *overrides.get(i.ref, ("compliant", "")))
+                for i in checklist.items()
+            ],
             assessment.revision,
         )
         session.commit()
@@ -280,7 +283,10 @@ def test_html_evidence_is_served_as_an_opaque_attachment(client, app, world):
     token, _ = page_token(client, f"/assessments/{aid}")
     client.post(
         f"/assessments/{aid}/evidence",
-        data={"csrf_token": token, "file": (io.BytesIO(b"<script>x</script>"), "x.html", "text/html")},
+        data={
+            "csrf_token": token,
+            "file": (io.BytesIO(b"<script>x</script>"), "x.html", "text/html"),
+        },
         content_type="multipart/form-data",
     )
     with app.app_context():
