@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .checklists import ChecklistError, find_files, parse_file
@@ -47,7 +48,7 @@ def _database_errors(func):  # noqa: ANN001, ANN202 - decorator
 # ------------------------------------------------------------------------------ db
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_group() -> None:
     pass
 
@@ -80,7 +81,7 @@ def _safe_url(url: str) -> str:
 # ------------------------------------------------------------------------------ checklists
 
 
-@click.group("checklists", help="Load, list and show versioned checklists.")
+@click.group("checklists", cls=AppGroup, help="Load, list and show versioned checklists.")
 def checklists_group() -> None:
     pass
 
@@ -178,7 +179,7 @@ def checklists_show(slug: str, version: str | None, lang: str) -> None:
 # ------------------------------------------------------------------------------ users
 
 
-@click.group("users", help="Manage user accounts.")
+@click.group("users", cls=AppGroup, help="Manage user accounts.")
 def users_group() -> None:
     pass
 
@@ -206,7 +207,7 @@ def users_create(email: str, role: str, name: str | None, password_stdin: bool) 
 # ------------------------------------------------------------------------------ seed
 
 
-@click.group("seed", help="Load demonstration data.")
+@click.group("seed", cls=AppGroup, help="Load demonstration data.")
 def seed_group() -> None:
     pass
 

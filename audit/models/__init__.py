@@ -18,6 +18,7 @@ from .assessment import (
 from .base import UTCDateTime, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
+from .report import ReportCache
 from .subcontractor import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
 from .user import ROLES, TOKEN_SCOPES, ApiToken, User
 
@@ -45,6 +46,7 @@ __all__ = [
     "Evidence",
     "EvidenceBlob",
     "Finding",
+    "ReportCache",
     "Subcontractor",
     "User",
     "UTCDateTime",

@@ -11,9 +11,11 @@ from ..models import User
 
 def register(app: Flask) -> None:
     """Attach the blueprints, the user loader and the HTML error pages."""
-    from . import admin, assessments, auth, checklists, findings, main, subcontractors
+    from . import admin, assessments, auth, checklists, findings, main, reports, subcontractors
 
-    for module in (auth, main, assessments, findings, subcontractors, checklists, admin):
+    for module in (
+        auth, main, assessments, findings, subcontractors, checklists, admin, reports
+    ):
         app.register_blueprint(module.bp)
 
     _template_helpers(app)

@@ -106,7 +106,9 @@ def list_() -> str:
 # ------------------------------------------------------------------------------ the profile
 
 
-def _sparkline(history: list[service.HistoryRow], width: int = 240, height: int = 60) -> dict | None:
+def _sparkline(
+    history: list[service.HistoryRow], width: int = 240, height: int = 60
+) -> dict[str, Any] | None:
     """Points of an inline SVG of approved scores over time (oldest first), or None."""
     approved = sorted(
         (r for r in history if r.assessment.state == "approved" and r.score is not None),

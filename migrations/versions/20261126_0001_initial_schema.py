@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6fd46abfc573
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 04:09:53.379480
+Create Date: 2026-11-26 04:20:14.838596
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '6fd46abfc573'
+revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=False),
     sa.Column('services', sa.Text(), nullable=False),
-    sa.Column('data_categories', sa.JSON(), nullable=False),
+    sa.Column('data_categories', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('tier', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('contract_start', sa.Date(), nullable=True),
@@ -98,8 +98,8 @@ def upgrade() -> None:
     sa.Column('object_type', sa.String(length=32), nullable=False),
     sa.Column('object_id', sa.String(length=64), nullable=False),
     sa.Column('assessment_id', sa.Integer(), nullable=True),
-    sa.Column('before', sa.JSON(), nullable=True),
-    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('before', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('after', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.CheckConstraint('length(hash) = 64', name=op.f('ck_audit_event_hash_length')),
@@ -122,7 +122,7 @@ def upgrade() -> None:
     sa.Column('title_ja', sa.String(length=200), nullable=True),
     sa.Column('effective_date', sa.String(length=10), nullable=True),
     sa.Column('item_count', sa.Integer(), nullable=False),
-    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('content', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('source', sa.String(length=300), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('review_comment', sa.Text(), nullable=True),
-    sa.Column('score_snapshot', sa.JSON(), nullable=True),
+    sa.Column('score_snapshot', sa.JSON(none_as_null=True), nullable=True),
     sa.CheckConstraint("state IN ('draft', 'in_progress', 'submitted', 'returned', 'approved')", name=op.f('ck_assessment_state')),
     sa.CheckConstraint('period_end IS NULL OR period_start IS NULL OR period_end >= period_start', name=op.f('ck_assessment_period_dates')),
     sa.CheckConstraint('revision >= 1', name=op.f('ck_assessment_revision_positive')),
@@ -207,8 +207,8 @@ def upgrade() -> None:
     sa.Column('weight', sa.Integer(), nullable=False),
     sa.Column('critical', sa.Boolean(), nullable=False),
     sa.Column('subject', sa.String(length=20), nullable=False),
-    sa.Column('answers', sa.JSON(), nullable=False),
-    sa.Column('references', sa.JSON(), nullable=False),
+    sa.Column('answers', sa.JSON(none_as_null=True), nullable=False),
+    sa.Column('references', sa.JSON(none_as_null=True), nullable=False),
     sa.CheckConstraint('weight BETWEEN 1 AND 5', name=op.f('ck_checklist_item_weight_range')),
     sa.ForeignKeyConstraint(['section_id'], ['checklist_section.id'], name=op.f('fk_checklist_item_section_id_checklist_section')),
     sa.ForeignKeyConstraint(['version_id'], ['checklist_version.id'], name=op.f('fk_checklist_item_version_id_checklist_version')),
@@ -218,6 +218,20 @@ def upgrade() -> None:
     with op.batch_alter_table('checklist_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_checklist_item_section_id'), ['section_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_checklist_item_version_id'), ['version_id'], unique=False)
+
+    op.create_table('report_cache',
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('assessment_id', sa.Integer(), nullable=False),
+    sa.Column('lang', sa.String(length=2), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('length(content_hash) = 64', name=op.f('ck_report_cache_hash_length')),
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_report_cache_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('content_hash', name=op.f('pk_report_cache'))
+    )
+    with op.batch_alter_table('report_cache', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_cache_assessment_id'), ['assessment_id'], unique=False)
 
     op.create_table('answer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -312,6 +326,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_answer_assessment_id'))
 
     op.drop_table('answer')
+    with op.batch_alter_table('report_cache', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_cache_assessment_id'))
+
+    op.drop_table('report_cache')
     with op.batch_alter_table('checklist_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_checklist_item_version_id'))
         batch_op.drop_index(batch_op.f('ix_checklist_item_section_id'))
