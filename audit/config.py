@@ -58,6 +58,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "WTF_CSRF_TIME_LIMIT": _int(env, "KANSA_CSRF_TIME_LIMIT", 8 * 3600),
         "PAGE_SIZE": _int(env, "KANSA_PAGE_SIZE", 25),
         "TIMEZONE": env.get("KANSA_TIMEZONE") or "Asia/Tokyo",
+        # tests lower this for speed; production keeps Werkzeug's scrypt
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
 
 

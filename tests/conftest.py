@@ -78,6 +78,8 @@ def app(database_url: str, tmp_path: Path):
             "DATABASE_URL": database_url,
             "CHECKLISTS_DIR": str(ROOT / "checklists"),
             "SEEDS_DIR": str(ROOT / "seeds"),
+            # fast hashing in tests; test_auth checks the production default separately
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         }
     )
     yield app

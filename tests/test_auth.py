@@ -103,9 +103,11 @@ def test_next_parameter_only_redirects_within_the_site(client, make_user):
 
 
 def test_passwords_are_stored_with_a_modern_kdf(app, make_user):
+    from audit.config import from_environment
     from audit.extensions import db
     from audit.models import User
 
+    app.config["PASSWORD_HASH_METHOD"] = from_environment("/tmp", {})["PASSWORD_HASH_METHOD"]
     user_id = make_user("kenji@example.com")
     with app.app_context():
         stored = db.session.get(User, user_id).password_hash

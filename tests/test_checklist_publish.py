@@ -223,7 +223,8 @@ def test_minimal_file_round_trips_through_the_database(session, tmp_path: Path) 
     assert row.content["description"] is None and row.content["effective_date"] is None
     assert row.title_ja is None and sections[0].title_ja is None
     assert items[0][0].question_ja is None
-    assert service.definition_for(row).content_hash == definition.content_hash == result.version.content_hash
+    assert service.definition_for(row).content_hash == definition.content_hash
+    assert result.version.content_hash == definition.content_hash
 
 
 # --------------------------------------------------------------------------- immutability

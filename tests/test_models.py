@@ -29,6 +29,7 @@ from audit.models import (
     Evidence,
     EvidenceBlob,
     Finding,
+    ReportCache,
     Subcontractor,
     User,
     metadata,
@@ -330,6 +331,22 @@ def test_answer_finding_evidence_round_trip(session, world: World) -> None:
     assert back.data == data
 
 
+def test_report_cache_round_trip(session, world: World) -> None:
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) * 8
+    back = assert_round_trip(
+        session,
+        ReportCache(
+            content_hash=HASH,
+            assessment_id=world.assessment.id,
+            lang="ja",
+            pdf=pdf,
+            size=len(pdf),
+            created_at=MOMENT,
+        ),
+    )
+    assert back.pdf == pdf
+
+
 def test_audit_event_round_trip(session, world: World) -> None:
     assert_round_trip(
         session,
@@ -360,7 +377,7 @@ def test_every_table_has_a_round_trip_test() -> None:
     tested = {
         "user_account", "api_token", "checklist", "checklist_version", "checklist_section",
         "checklist_item", "subcontractor", "assessment", "assessment_auditor", "answer",
-        "finding", "evidence", "evidence_blob", "audit_event",
+        "finding", "evidence", "evidence_blob", "audit_event", "report_cache",
     }
     assert set(metadata.tables) == tested
 
@@ -474,6 +491,16 @@ CONSTRAINT_CASES: list[tuple[str, Bad]] = [
     ("check-evidence-sha256-length", lambda w: w.new_evidence(sha256="0" * 63)),
     ("check-evidence-size", lambda w: w.new_evidence(size=-1)),
     ("check-revision-0", lambda w: w.new_assessment(revision=0)),
+    (
+        "check-report-hash-length",
+        lambda w: ReportCache(content_hash="ab", assessment_id=w.assessment.id, lang="en",
+                              pdf=b"%PDF", size=4),
+    ),
+    (
+        "fk-report-missing-assessment",
+        lambda w: ReportCache(content_hash=HASH, assessment_id=999_999, lang="en", pdf=b"%PDF",
+                              size=4),
+    ),
     ("check-content-hash-length", lambda w: w.new_version("2.0.0", "cd" * 31)),
     (
         "check-event-hash-length",
@@ -563,11 +590,13 @@ def test_deleting_an_assessment_cascades_to_what_it_holds(session, world: World)
     evidence = world.add(world.new_evidence())
     session.add(EvidenceBlob(evidence_id=evidence.id, data=b"pdf"))
     session.add(AssessmentAuditor(assessment_id=world.assessment.id, user_id=world.user.id))
+    session.add(ReportCache(content_hash=HASH, assessment_id=world.assessment.id, lang="en",
+                            pdf=b"%PDF", size=4))
     session.commit()
     session.execute(sa.delete(Assessment).where(Assessment.id == world.assessment.id))
     session.commit()
     with Session(db.engine) as fresh:
-        for model in (Answer, Finding, Evidence, EvidenceBlob, AssessmentAuditor):
+        for model in (Answer, Finding, Evidence, EvidenceBlob, AssessmentAuditor, ReportCache):
             count = fresh.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
             assert count == 0, model.__tablename__
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from markupsafe import escape
 from sqlmodel import func, select
 
-from audit.models import AuditEvent, Subcontractor
+from audit.extensions import db
+from audit.models import AuditEvent, Subcontractor, User
 from audit.services import assessments
 from audit.services import subcontractors as svc
 from audit.services.assessments import AnswerInput
@@ -22,13 +25,34 @@ NOW = datetime.now(UTC)
 # ------------------------------------------------------------------------------ helpers
 
 
-@pytest.fixture
-def people(session):
-    return factories.team(session)
+ROLES = ("admin", "auditor", "auditor2", "reviewer", "viewer")
 
 
 @pytest.fixture
-def signed_in(client, auth, people):
+def data(app):
+    """``with data() as (session, people):`` a short app context for setting up or checking.
+
+    Requests must run outside it: the test client reuses a pushed app context, and with it
+    ``g`` (the signed-in user, the CSRF token), which would hide what a browser sees.
+    """
+    with app.app_context():
+        factories.team(db.session)
+
+    @contextmanager
+    def open_context() -> Iterator[tuple]:
+        with app.app_context():
+            session = db.session
+            found = {
+                role: session.exec(select(User).where(User.email == f"{role}@example.com")).one()
+                for role in ROLES
+            }
+            yield session, factories.Team(**found)
+
+    return open_context
+
+
+@pytest.fixture
+def signed_in(client, auth, data):
     """Sign in as a role: ``signed_in("auditor")``."""
 
     def sign_in(role: str = "auditor"):

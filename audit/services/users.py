@@ -17,8 +17,13 @@ _DUMMY_HASH = generate_password_hash("kansa-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
-    """Hash with scrypt (Werkzeug's default KDF, salted, memory-hard)."""
-    return generate_password_hash(password, method="scrypt")
+    """Hash with scrypt (salted, memory-hard) unless PASSWORD_HASH_METHOD says otherwise."""
+    from flask import current_app, has_app_context
+
+    method = "scrypt"
+    if has_app_context():
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
 
 
 def normalise_email(email: str) -> str:

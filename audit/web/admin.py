@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from sqlmodel import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
@@ -24,15 +25,18 @@ class NewUserForm(FlaskForm):
         "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254)]
     )
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=120)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES])
     password = PasswordField(
         "Initial password",
-        validators=[DataRequired("Enter a password."), Length(min=svc.MIN_PASSWORD, max=1024)],
+        validators=[
+            DataRequired("Enter a password."),
+            Length(min=svc.MIN_PASSWORD, max=1024, message="Use at least 12 characters."),
+        ],
     )
 
 
 class ChangeUserForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES])
     active = BooleanField("Active")
 
 

@@ -29,6 +29,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -196,7 +197,7 @@ def new() -> str | Response | tuple[str, int]:
         (s.id, s.name) for s in session.exec(select(Subcontractor).order_by(Subcontractor.name))
     ]
     form.checklist_version_id.choices = [
-        (v.id, f"{v.title_en} {v.version} ({v.item_count} items)")
+        SelectChoice(v.id, f"{v.title_en} {v.version} ({v.item_count} items)")
         for c, v in session.exec(
             select(Checklist, ChecklistVersion)
             .join(ChecklistVersion, ChecklistVersion.checklist_id == Checklist.id)
@@ -204,8 +205,12 @@ def new() -> str | Response | tuple[str, int]:
         )
     ]
     people = session.exec(select(User).where(User.active).order_by(User.name)).all()
-    form.auditor_ids.choices = [(u.id, u.name) for u in people if u.role in ("auditor", "admin")]
-    form.reviewer_id.choices = [(u.id, u.name) for u in people if u.role in ("reviewer", "admin")]
+    form.auditor_ids.choices = [
+        SelectChoice(u.id, u.name) for u in people if u.role in ("auditor", "admin")
+    ]
+    form.reviewer_id.choices = [
+        SelectChoice(u.id, u.name) for u in people if u.role in ("reviewer", "admin")
+    ]
     if request.method == "GET":
         form.subcontractor_id.data = request.args.get("subcontractor_id", type=int)
         if current_user.role == "auditor":

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from sqlmodel import select
 from werkzeug.wrappers import Response
 from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional
 
 from ..extensions import db
@@ -24,7 +25,7 @@ class FindingForm(FlaskForm):
     owner = StringField("Owner", validators=[Length(max=200)])
     due_date = DateField("Due date", validators=[Optional()])
     status = SelectField(
-        "Status", choices=[(s, s.replace("_", " ")) for s in FINDING_STATUSES]
+        "Status", choices=[SelectChoice(s, s.replace("_", " ")) for s in FINDING_STATUSES]
     )
 
 
