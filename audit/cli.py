@@ -19,7 +19,7 @@ from .services import users as user_service
 
 
 def register(app: Flask) -> None:
-    for group in (db_group, checklists_group, users_group, seed_group):
+    for group in (db_group, checklists_group, users_group, seed_group, webhooks_group):
         app.cli.add_command(group)
 
 
@@ -227,3 +227,37 @@ def seed_demo(if_empty: bool) -> None:
         db.session.rollback()
         raise _fail(f"demo data not loaded: {exc}") from None
     click.echo(summary)
+
+
+# ------------------------------------------------------------------------------ webhooks
+
+
+@click.group("webhooks", help="Send webhook deliveries from the outbox.")
+def webhooks_group() -> None:
+    pass
+
+
+@webhooks_group.command("worker", help="Claim and send due deliveries until stopped.")
+@click.option("--once", is_flag=True, help="Send one batch and exit.")
+@click.option("--batch", default=10, show_default=True, type=click.IntRange(1, 500))
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 300))
+@click.option("--max-seconds", type=click.FloatRange(0), help="Stop after this long.")
+@_database_errors
+def webhooks_worker(once: bool, batch: int, poll: float, max_seconds: float | None) -> None:
+    import time
+
+    from .services import webhooks
+
+    name = webhooks.worker_name()
+    started = time.monotonic()
+    sent = 0
+    while True:
+        count = webhooks.run_once(db.session, name, batch)
+        sent += count
+        if once:
+            break
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            break
+        if count < batch:
+            time.sleep(poll)
+    click.echo(f"worker {name}: {sent} deliveries attempted")

@@ -32,6 +32,8 @@ from audit.models import (
     ReportCache,
     Subcontractor,
     User,
+    Webhook,
+    WebhookDelivery,
     metadata,
 )
 from tests.conftest import ENGINE
@@ -347,6 +349,72 @@ def test_report_cache_round_trip(session, world: World) -> None:
     assert back.pdf == pdf
 
 
+def new_webhook(world: World) -> Webhook:
+    return Webhook(
+        url="https://hooks.example/kansa?x=1",
+        secret="s3cret-shared",
+        events=["assessment.approved", "finding.updated"],
+        active=False,
+        description="SOC feed",
+        created_by_id=world.user.id,
+        created_at=MOMENT,
+    )
+
+
+def new_delivery(webhook_id: int, **overrides: Any) -> WebhookDelivery:
+    fields = {
+        "delivery_id": "7f0c1a52-4a1e-4b8e-9a51-0c0d2b0e9f11",
+        "webhook_id": webhook_id,
+        "event": "assessment.approved",
+        "payload": {"assessment": {"id": 1, "rating": "B"}, "note": "承認"},
+    }
+    return WebhookDelivery(**(fields | overrides))
+
+
+def test_webhook_and_delivery_round_trip(session, world: World) -> None:
+    hook = assert_round_trip(session, new_webhook(world))
+    assert hook.events == ["assessment.approved", "finding.updated"]
+    assert_round_trip(
+        session,
+        new_delivery(
+            hook.id,
+            state="failed",
+            attempts=3,
+            next_attempt_at=MOMENT,
+            locked_until=MOMENT + timedelta(seconds=30),
+            locked_by="worker-1",
+            last_status=503,
+            last_error="Service Unavailable",
+            created_at=MOMENT,
+            delivered_at=None,
+        ),
+    )
+
+
+def test_webhook_delivery_constraints(session, world: World) -> None:
+    hook = world.add(new_webhook(world))
+    session.commit()
+    for bad in (
+        new_delivery(hook.id, state="lost"),
+        new_delivery(999_999),
+    ):
+        session.add(bad)
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+    session.add(new_delivery(hook.id))
+    session.commit()
+    session.add(new_delivery(hook.id, event="finding.updated"))  # same delivery_id
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    session.execute(sa.delete(Webhook).where(Webhook.id == hook.id))
+    session.commit()
+    with Session(db.engine) as fresh:
+        total = fresh.execute(sa.select(sa.func.count()).select_from(WebhookDelivery))
+        assert total.scalar_one() == 0
+
+
 def test_audit_event_round_trip(session, world: World) -> None:
     assert_round_trip(
         session,
@@ -377,7 +445,8 @@ def test_every_table_has_a_round_trip_test() -> None:
     tested = {
         "user_account", "api_token", "checklist", "checklist_version", "checklist_section",
         "checklist_item", "subcontractor", "assessment", "assessment_auditor", "answer",
-        "finding", "evidence", "evidence_blob", "audit_event", "report_cache",
+        "finding", "evidence", "evidence_blob", "audit_event", "report_cache", "webhook",
+        "webhook_delivery",
     }
     assert set(metadata.tables) == tested
 

@@ -21,11 +21,13 @@ from .event import AuditEvent
 from .report import ReportCache
 from .subcontractor import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
 from .user import ROLES, TOKEN_SCOPES, ApiToken, User
+from .webhook import DELIVERY_STATES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ANSWER_STATUSES",
+    "DELIVERY_STATES",
     "DEFAULT_CADENCE_MONTHS",
     "EDITABLE_STATES",
     "FINDING_STATUSES",
@@ -34,6 +36,7 @@ __all__ = [
     "STATES",
     "TIERS",
     "TOKEN_SCOPES",
+    "WEBHOOK_EVENTS",
     "Answer",
     "ApiToken",
     "Assessment",
@@ -50,6 +53,8 @@ __all__ = [
     "Subcontractor",
     "User",
     "UTCDateTime",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
     "utcnow",
 ]

@@ -55,12 +55,15 @@ LABELS: dict[str, dict[str, str]] = {
         "cap_applied": "lowered the rating",
         "cap_other": "triggered, not decisive",
         "section_scores": "Section scores",
-        "chart_caption": "Weighted score of each section (0–100); dashed lines mark the rating bands.",
+        "chart_caption": (
+            "Weighted score of each section (0–100); dashed lines mark the rating bands."
+        ),
         "counts": "Items by answer",
         "count": "Items",
         "share": "Share",
         "total": "Total",
         "findings": "Findings and remediation plan",
+        "findings_short": "Findings",
         "findings_intro": (
             "Every partial or non-compliant answer is a finding. Most severe first; the plan, "
             "owner, due date and status are kept by the auditors and the subcontractor."
@@ -80,7 +83,7 @@ LABELS: dict[str, dict[str, str]] = {
             "their weighted score (not-applicable items are left out of the score)."
         ),
         "reference": "Source point",
-        "items": "Items citing it",
+        "citing_items": "Items citing it",
         "detail": "Detail by section",
         "question": "Question",
         "answer": "Answer",
@@ -153,6 +156,7 @@ LABELS: dict[str, dict[str, str]] = {
         "share": "割合",
         "total": "合計",
         "findings": "指摘事項及び是正計画",
+        "findings_short": "指摘事項",
         "findings_intro": (
             "一部適合又は不適合の回答はすべて指摘事項となります。重大度の高い順に掲載し、"
             "是正計画、担当者、期限及び状況は監査担当者と委託先が管理します。"
@@ -172,7 +176,7 @@ LABELS: dict[str, dict[str, str]] = {
             "（該当なしの項目はスコアから除外）を示します。"
         ),
         "reference": "出典",
-        "items": "引用する評価項目",
+        "citing_items": "引用する評価項目",
         "detail": "セクション別の詳細",
         "question": "質問",
         "answer": "回答",

@@ -28,7 +28,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import Conflict, Forbidden, NotFound, ServiceError, events
+from . import Conflict, Forbidden, NotFound, ServiceError, events, webhooks
 from .checklists import definition_for
 
 
@@ -383,6 +383,31 @@ def _snapshot(result: rules.ScoreResult) -> dict[str, Any]:
     } | {"computed_at": utcnow().isoformat()}
 
 
+def webhook_payload(session: Session, assessment: Assessment) -> dict[str, Any]:
+    """What a webhook receiver learns about an assessment."""
+    subcontractor = session.get(Subcontractor, assessment.subcontractor_id)
+    version = session.get(ChecklistVersion, assessment.checklist_version_id)
+    snapshot = assessment.score_snapshot or {}
+    return {
+        "assessment": {
+            "id": assessment.id,
+            "title": assessment.title,
+            "state": assessment.state,
+            "revision": assessment.revision,
+            "subcontractor": {"id": subcontractor.id, "name": subcontractor.name},
+            "checklist": {
+                "slug": version.content["slug"],
+                "version": version.version,
+                "content_hash": version.content_hash,
+            },
+            "score": snapshot.get("score"),
+            "rating": snapshot.get("rating"),
+            "due_date": assessment.due_date,
+            "review_comment": assessment.review_comment,
+        }
+    }
+
+
 def submit(
     session: Session, actor: User, assessment: Assessment, expected_revision: int | None
 ) -> Assessment:
@@ -416,6 +441,7 @@ def submit(
         before={"state": before},
         after={"state": "submitted", "score": result.score, "rating": result.rating},
     )
+    webhooks.enqueue(session, "assessment.submitted", webhook_payload(session, assessment))
     return assessment
 
 
@@ -452,6 +478,7 @@ def approve(
         before={"state": "submitted"},
         after={"state": "approved", "score": result.score, "rating": result.rating},
     )
+    webhooks.enqueue(session, "assessment.approved", webhook_payload(session, assessment))
     return assessment
 
 
@@ -480,4 +507,5 @@ def return_to_auditors(
         before={"state": "submitted"},
         after={"state": "returned", "comment": comment.strip()},
     )
+    webhooks.enqueue(session, "assessment.returned", webhook_payload(session, assessment))
     return assessment

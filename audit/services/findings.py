@@ -7,7 +7,7 @@ from datetime import date
 from sqlmodel import Session
 
 from ..models import FINDING_STATUSES, Assessment, Finding, User, utcnow
-from . import Forbidden, ServiceError, events
+from . import Forbidden, ServiceError, events, webhooks
 from .assessments import auditor_ids
 
 EDITABLE_FIELDS = ("remediation_plan", "owner", "due_date", "status")
@@ -65,4 +65,15 @@ def update(
             before={f: before[f] for f in changed},
             after={f: after[f] for f in changed},
         )
+        from .assessments import webhook_payload
+
+        data = webhook_payload(session, assessment)
+        data["finding"] = {
+            "id": finding.id,
+            "severity": finding.severity,
+            "title": finding.title,
+            "current": finding.current,
+            "changed": {f: after[f] for f in changed},
+        }
+        webhooks.enqueue(session, "finding.updated", data)
     return finding

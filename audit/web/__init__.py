@@ -11,10 +11,20 @@ from ..models import User
 
 def register(app: Flask) -> None:
     """Attach the blueprints, the user loader and the HTML error pages."""
-    from . import admin, assessments, auth, checklists, findings, main, reports, subcontractors
+    from . import (
+        admin,
+        assessments,
+        auth,
+        checklists,
+        findings,
+        main,
+        reports,
+        subcontractors,
+        webhooks,
+    )
 
     for module in (
-        auth, main, assessments, findings, subcontractors, checklists, admin, reports
+        auth, main, assessments, findings, subcontractors, checklists, admin, reports, webhooks
     ):
         app.register_blueprint(module.bp)
 

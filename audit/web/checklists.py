@@ -26,6 +26,7 @@ def _lang() -> str:
 @bp.route("/")
 @login_required
 def list_() -> str:
+    """Every published checklist with its versions."""
     rows = service.versions(db.session)
     grouped = []
     for _, group in groupby(rows, key=lambda row: row[0].id):
@@ -41,6 +42,7 @@ def list_() -> str:
 @bp.route("/<slug>/<version>")
 @login_required
 def version(slug: str, version: str) -> str:
+    """One published version's sections and items, in English or (``?lang=ja``) Japanese."""
     row = service.find_version(db.session, slug, version)
     if row is None:
         abort(404, f"No published version {version} of checklist {slug!r}.")

@@ -10,7 +10,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Optional
 
 from ..checklists import RATINGS
@@ -85,6 +93,7 @@ def _list_args() -> ListArgs:
 @bp.route("/")
 @login_required
 def list_() -> str:
+    """The directory: one page of subcontractors with their latest rating and next audit."""
     tz = _zone()
     today = _today(tz)
     args = _list_args()
@@ -134,6 +143,7 @@ def _sparkline(
 @bp.route("/<int:subcontractor_id>")
 @login_required
 def detail(subcontractor_id: int) -> str:
+    """A subcontractor's profile, audit cadence, re-entrustment chain and assessments."""
     subcontractor = _load(subcontractor_id)
     tz = _zone()
     today = _today(tz)
@@ -197,7 +207,7 @@ class SubcontractorForm(FlaskForm):
     )
     tier = SelectField(
         "Criticality tier",
-        choices=[(str(t), label) for t, label in TIER_LABELS.items()],
+        choices=[SelectChoice(str(t), label) for t, label in TIER_LABELS.items()],
         coerce=_tier,
         validate_choice=False,
         default=1,
@@ -246,8 +256,8 @@ def _form(subcontractor: Subcontractor | None) -> SubcontractorForm:
     if subcontractor is not None:
         exclude = {subcontractor.id} | service.chain(db.session, subcontractor.id).descendant_ids()
     choices = service.parent_choices(db.session, exclude)
-    form.parent_id.choices = [("", "— none: entrusted directly by us —")] + [
-        (str(row_id), name) for row_id, name in choices
+    form.parent_id.choices = [SelectChoice("", "— none: entrusted directly by us —")] + [
+        SelectChoice(str(row_id), name) for row_id, name in choices
     ]
     return form
 
@@ -284,10 +294,12 @@ def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, in
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*MANAGERS)
 def new() -> str | Response | tuple[str, int]:
+    """Add a subcontractor (auditors and admins)."""
     return _save(None)
 
 
 @bp.route("/<int:subcontractor_id>/edit", methods=["GET", "POST"])
 @roles_required(*MANAGERS)
 def edit(subcontractor_id: int) -> str | Response | tuple[str, int]:
+    """Change a subcontractor (auditors and admins)."""
     return _save(_load(subcontractor_id))

@@ -20,10 +20,14 @@ from typing import Any
 
 import pytest
 from flask import Flask, got_request_exception
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from audit import create_app
 from audit.extensions import db
+from audit.models import Assessment, User
+from audit.services import assessments as svc
+from audit.services import checklists, subcontractors, users
 from tests.conftest import DEMO_PASSWORD, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,26 +79,21 @@ class Live:
 
     def answers(self, assessment_id: int) -> dict[str, tuple[str, str]]:
         """Stored answers as ``{ref: (status, comment)}``."""
-        from audit.models import Assessment
-        from audit.services import assessments as svc
 
         def read(session: Any) -> dict[str, tuple[str, str]]:
             assessment = session.get(Assessment, assessment_id)
-            return {r: (a.status, a.comment) for r, a in svc.answers_by_ref(session, assessment).items()}
+            return {
+                r: (a.status, a.comment) for r, a in svc.answers_by_ref(session, assessment).items()
+            }
 
         return self.query(read)
 
     def assessment(self, assessment_id: int) -> dict[str, Any]:
         """The stored assessment's columns."""
-        from audit.models import Assessment
-
         return self.query(lambda s: s.get(Assessment, assessment_id).model_dump())
 
     def make_assessment(self, **kw: Any) -> int:
         """A draft assessment on Subcontractor oversight 1.0.0, made through the service layer."""
-        from audit.models import User
-        from audit.services import assessments as svc
-        from audit.services import checklists
 
         def make(session: Any) -> int:
             auditor = session.get(User, self.users["auditor@example.com"])
@@ -117,12 +116,12 @@ class Live:
 
 
 def _seed(app: Flask) -> tuple[dict[str, int], int]:
-    from audit.services import checklists, subcontractors, users
-
     with app.app_context():
         session = db.session
         checklists.load_paths(session, [ROOT / "checklists"])
-        made = {email: users.create_user(session, email, DEMO_PASSWORD, role) for email, role in PEOPLE}
+        made = {
+            email: users.create_user(session, email, DEMO_PASSWORD, role) for email, role in PEOPLE
+        }
         session.commit()
         company = subcontractors.create(
             session, made["admin@example.com"], {"name": SUBCONTRACTOR, "country": "JP", "tier": 1}
@@ -176,9 +175,9 @@ def live_server(live: Live) -> str:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium): browser tests skipped")
-    from playwright.sync_api import expect, sync_playwright
-
+        pytest.skip(
+            f"{CHROMIUM} is not installed (apt-get install chromium): browser tests skipped"
+        )
     expect.set_options(timeout=TIMEOUT_MS)
     playwright = sync_playwright().start()
     launched = playwright.chromium.launch(
@@ -198,14 +197,21 @@ def browser() -> Iterator[Any]:
         playwright.stop()
 
 
-def _screenshot_name(nodeid_name: str, n: int) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid_name)
+def _screenshot_name(test_name: str, n: int) -> str:
+    # pytest-playwright, when installed, adds a "[chromium]" id to every test using ``browser``
+    name = re.sub(r"\[chromium\]$", "", test_name)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
     return f"{safe}.png" if n == 0 else f"{safe}-{n + 1}.png"
 
 
 @pytest.fixture
 def new_page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iterator[Callable]:
-    """Make a page in a fresh browser context (its own cookies); screenshots all on failure."""
+    """Make a page in a fresh browser context (its own cookies); screenshots all on failure.
+
+    Each page records the dialogs it raised in ``page.dialogs`` (``"type: message"``) and
+    handles them as Playwright would without a listener: ``beforeunload`` accepted, the
+    others dismissed.
+    """
     contexts: list[Any] = []
     pages: list[Any] = []
 
@@ -215,6 +221,13 @@ def new_page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> 
         context.set_default_navigation_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        page.dialogs = []
+
+        def on_dialog(dialog: Any, page: Any = page) -> None:
+            page.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.accept() if dialog.type == "beforeunload" else dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         pages.append(page)
         return page
 
@@ -223,8 +236,9 @@ def new_page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for n, page in enumerate(pages):
             try:
-                page.screenshot(path=str(SCREENSHOTS / _screenshot_name(request.node.name, n)),
-                                full_page=True)
+                page.screenshot(
+                    path=str(SCREENSHOTS / _screenshot_name(request.node.name, n)), full_page=True
+                )
             except Exception as exc:  # a crashed page must not hide the test's own failure
                 print(f"screenshot of page {n + 1} failed: {exc}")
     for context in contexts:
@@ -240,8 +254,6 @@ def page(new_page: Callable) -> Any:
 
 
 def sign_in(page: Any, email: str, password: str = DEMO_PASSWORD) -> None:
-    from playwright.sync_api import expect
-
     page.goto("/auth/login")
     page.locator('input[name="email"]').fill(email)
     page.locator('input[name="password"]').fill(password)
@@ -251,8 +263,6 @@ def sign_in(page: Any, email: str, password: str = DEMO_PASSWORD) -> None:
 
 
 def sign_out(page: Any) -> None:
-    from playwright.sync_api import expect
-
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/auth/login$"))
     expect(page.locator(".flash")).to_contain_text("You have signed out.")

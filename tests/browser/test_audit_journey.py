@@ -53,9 +53,7 @@ def create_assessment(page: Page) -> tuple[int, int]:
 
 
 def section_refs(page: Page) -> list[str]:
-    return [
-        text.split()[0] for text in page.locator("nav.sections li > a").all_inner_texts()
-    ]
+    return [text.split()[0] for text in page.locator("nav.sections li > a").all_inner_texts()]
 
 
 def answer_section(page: Page, section: str) -> dict[str, tuple[str, str]]:
@@ -93,8 +91,13 @@ def test_audit_from_creation_to_frozen_approval(new_page, live: Live) -> None:
         if section == EVIDENCE_REF.split(".")[0]:
             item = page.locator(f"#item-{EVIDENCE_REF}".replace(".", "\\."))
             page.locator(f'input[type=file][form="upload-{EVIDENCE_REF}"]').set_input_files(
-                files=[{"name": EVIDENCE_NAME, "mimeType": "text/csv",
-                        "buffer": b"party,access\nAozora,admin\n"}]
+                files=[
+                    {
+                        "name": EVIDENCE_NAME,
+                        "mimeType": "text/csv",
+                        "buffer": b"party,access\nAozora,admin\n",
+                    }
+                ]
             )
             item.get_by_role("button", name="Upload evidence").click()
             expect(page.locator(".flash")).to_contain_text(f"Evidence {EVIDENCE_NAME} added")
@@ -115,9 +118,7 @@ def test_audit_from_creation_to_frozen_approval(new_page, live: Live) -> None:
             page.get_by_role("button", name="Submit for review").click()
             problems = page.locator("#form-error ul.problems li")
             expect(problems.first).to_be_visible()
-            missing = [
-                a.get_attribute("href") for a in problems.locator("a").all()
-            ]
+            missing = [a.get_attribute("href") for a in problems.locator("a").all()]
             assert len(missing) == total - len(entered), missing
             for href in missing:
                 assert re.search(r"section=SO-[2-7]#item-SO-[2-7]\.\d+$", href), href
@@ -177,6 +178,39 @@ def test_audit_from_creation_to_frozen_approval(new_page, live: Live) -> None:
             "then": "SO-1",
         },
     )
-    assert refused.status == 403
+    assert refused.status == 403  # not 400: the CSRF token was good, the state refuses it
+    upload = page.request.post(
+        f"{url}/evidence",
+        multipart={
+            "csrf_token": token,
+            "item_ref": "SO-1.1",
+            "section": "SO-1",
+            "file": {"name": "late.txt", "mimeType": "text/plain", "buffer": b"too late\n"},
+        },
+    )
+    assert upload.status == 403
+    page.reload()
+    expect(page.locator("#item-SO-1\\.1")).not_to_contain_text("late.txt")
     assert live.answers(assessment_id) == entered
     assert live.assessment(assessment_id)["revision"] == stored["revision"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app bug: the file input sits inside #section-form, so choosing a file fires the "
+    "form's 'input' listener in audit/static/assessment.js, marks the page dirty, and the "
+    "Upload evidence submit (another form) triggers the beforeunload 'leave site?' prompt. "
+    "Remove this marker once fixed.",
+)
+def test_uploading_evidence_on_an_untouched_page_does_not_warn_of_unsaved_changes(
+    page: Page, live: Live
+) -> None:
+    assessment_id = live.make_assessment()
+    sign_in(page, "auditor@example.com")
+    page.goto(f"/assessments/{assessment_id}?section=SO-1")
+    page.locator('input[type=file][form="upload-SO-1.1"]').set_input_files(
+        files=[{"name": "idp-accounts.txt", "mimeType": "text/plain", "buffer": b"42 accounts\n"}]
+    )
+    page.locator("#item-SO-1\\.1").get_by_role("button", name="Upload evidence").click()
+    expect(page.locator("#item-SO-1\\.1 ul.files")).to_contain_text("idp-accounts.txt")
+    assert page.dialogs == []

@@ -1,0 +1,61 @@
+"""Webhooks that admins register, and the outbox of deliveries to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from .base import created_column, one_of, timestamp, utcnow
+
+WEBHOOK_EVENTS = (
+    "assessment.submitted",
+    "assessment.approved",
+    "assessment.returned",
+    "finding.updated",
+)
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class Webhook(SQLModel, table=True):
+    __tablename__ = "webhook"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    # the shared secret that signs deliveries (HMAC-SHA256); the receiver holds the same value
+    secret: str = Field(max_length=200)
+    events: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    active: bool = Field(default=True)
+    description: str = Field(default="", max_length=200)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook: written with the change that caused it, sent by a worker."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        one_of("state", DELIVERY_STATES, "state"),
+        sa.Index(None, "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=36, unique=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
+    event: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    # a worker holds a row until this time; another may take it over after
+    locked_until: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    locked_by: str | None = Field(default=None, max_length=64)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
