@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import weasyprint
@@ -93,10 +92,13 @@ def render_html(
     )
 
 
-def html_to_pdf(html: str, digest: str) -> bytes:
+def html_to_pdf(html: str, digest: str, fetcher: SafeFetcher | None = None) -> bytes:
     """Render HTML with WeasyPrint, fetching nothing but the report's own static files."""
     document = weasyprint.HTML(
-        string=html, base_url=base_url(), url_fetcher=SafeFetcher(), media_type="print"
+        string=html,
+        base_url=base_url(),
+        url_fetcher=fetcher or SafeFetcher(),
+        media_type="print",
     )
     return document.write_pdf(pdf_identifier=digest[:32].encode("ascii"))
 
@@ -118,8 +120,3 @@ def _filesize(size: int) -> str:
 
 def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
-
-
-def static_path(name: str) -> Path:
-    """A file of the report's static folder (for tests and the bench)."""
-    return STATIC_REPORTS / name

@@ -69,8 +69,8 @@ def synthetic_definition(items: int, per_section: int = 25, slug: str = "sample-
                             "and an owner who answers for it?"
                         ),
                         "ja": (
-                            f"委託先は管理策 {s}.{i} を整備し、文書化した上で少なくとも年1回見直し、"
-                            "監査人が確認できる記録と責任者を定めているか。"
+                            f"委託先は管理策 {s}.{i} を整備し、文書化した上で"
+                            "少なくとも年1回見直し、監査人が確認できる記録と責任者を定めているか。"
                         ),
                     },
                     "guidance": {"en": "Inspect the records.", "ja": "記録を確認する。"},
@@ -113,8 +113,9 @@ def build(
             users.create_user(session, email, PASSWORD, role, f"{role.title()} {slug}")
         )
     company = subcontractors.create(
-        session, people["admin"], {"name": f"Sample Subcontractor {slug} 株式会社", "country": "JP",
-                                   "tier": 1}
+        session,
+        people["admin"],
+        {"name": f"Sample Subcontractor {slug} 株式会社", "country": "JP", "tier": 1},
     )
     made = assessments.create(
         session,

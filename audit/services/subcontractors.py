@@ -413,7 +413,7 @@ def countries(session: Session) -> list[str]:
 # ------------------------------------------------------------------------------ chain and history
 
 
-@dataclass
+@dataclass(eq=False)
 class ChainNode:
     """One party in a re-entrustment tree, with the parties it entrusts work to."""
 
@@ -478,17 +478,22 @@ def chain(session: Session, subcontractor_id: int) -> Chain:
     rows = session.exec(
         sa.select(down.c.id, down.c.parent_id, down.c.name, down.c.tier).order_by(down.c.name)
     ).all()
-    nodes: dict[int, ChainNode] = {}
-    for row_id, _, name, tier in rows:
-        nodes.setdefault(row_id, ChainNode(row_id, name, tier))
+    # a loop (impossible through the service, guarded anyway) could bring the root back: skip it
+    nodes = {
+        row_id: ChainNode(row_id, name, tier)
+        for row_id, _, name, tier in rows
+        if row_id != subcontractor_id
+    }
     top: list[ChainNode] = []
+    placed: set[int] = set()
     for row_id, parent_id, _, _ in rows:
-        node = nodes[row_id]
+        if row_id not in nodes or row_id in placed:
+            continue
+        placed.add(row_id)
         if parent_id == subcontractor_id:
-            if node not in top:
-                top.append(node)
-        elif parent_id in nodes and node not in nodes[parent_id].children:
-            nodes[parent_id].children.append(node)
+            top.append(nodes[row_id])
+        elif parent_id in nodes:
+            nodes[parent_id].children.append(nodes[row_id])
     seen: set[int] = set()
     ancestors = []
     for row_id, name, tier in ancestors_rows:

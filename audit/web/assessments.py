@@ -492,3 +492,36 @@ def download_evidence(evidence_id: int) -> Response:
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# ------------------------------------------------------------------------------ exports
+
+
+@bp.route("/assessments/<int:assessment_id>/answers.csv")
+@login_required
+def export_csv(assessment_id: int) -> Response:
+    from ..services import exports
+
+    assessment = _load(assessment_id)
+    response = current_app.response_class(
+        exports.answers_csv(db.session, assessment), mimetype="text/csv"
+    )
+    response.headers.set(
+        "Content-Disposition", "attachment", filename=f"kansa-assessment-{assessment.id}.csv"
+    )
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/oscal.json")
+@login_required
+def export_oscal(assessment_id: int) -> Response:
+    from ..services import exports
+
+    assessment = _load(assessment_id)
+    response = jsonify(exports.oscal_assessment_results(db.session, assessment))
+    response.headers.set(
+        "Content-Disposition",
+        "attachment",
+        filename=f"kansa-assessment-{assessment.id}-oscal-ar.json",
+    )
+    return response

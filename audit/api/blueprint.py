@@ -1,0 +1,171 @@
+"""``ApiBlueprint``: a flask-smorest Blueprint that authenticates, documents and answers errors.
+
+Every API module under ``audit/api/`` defines ``blp = ApiBlueprint("api_x", __name__, tag="x")``
+and is registered by ``audit.api.register``. The blueprint then, for every route:
+
+* requires a bearer token (``auth.authenticate``) and the route's scope (``@blp.scope``;
+  GET needs ``read``, anything else ``write`` unless declared);
+* turns ``ServiceError`` into the one JSON error shape (``errors.service_error_response``);
+* documents ``security``, the scope (``x-kansa-scope``), 401/403 and the errors listed with
+  ``@blp.errors(...)``, and with ``@blp.if_match`` the If-Match header, 412 and 428.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from copy import deepcopy
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from flask import request
+from flask_smorest import Blueprint, abort
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from ..services import ServiceError
+from .auth import authenticate
+from .errors import API_PREFIX, service_error_response
+
+F = TypeVar("F", bound=Callable[..., Any])
+SCOPES = ("read", "write", "admin")
+SECURITY = [{"bearerAuth": []}]
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+
+
+class ApiParser(FlaskParser):
+    """webargs' Flask parser that refuses a body of the wrong media type with 415."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            if _has_body():
+                abort(415, message="send the request body as application/json")
+            return core.missing
+        return super()._raw_load_json(req)
+
+    def load_files(self, req: Any, schema: Any) -> Any:
+        if req.mimetype != "multipart/form-data":
+            abort(415, message="send the file as multipart/form-data")
+        return super().load_files(req, schema)
+
+
+def _apidoc(func: Any) -> dict[str, Any]:
+    doc = deepcopy(getattr(func, "_apidoc", {}))
+    func._apidoc = doc
+    doc.setdefault("kansa", {})
+    return doc["kansa"]
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint of the REST API, mounted under /api/v1."""
+
+    ARGUMENTS_PARSER = ApiParser()
+    PAGINATION_ARGUMENTS_PARSER = ApiParser()
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 25, "max_page_size": 100}
+
+    def __init__(self, name: str, import_name: str, *, tag: str, description: str = "") -> None:
+        super().__init__(name, import_name, url_prefix=API_PREFIX, description=description)
+        self.tag = tag
+        self._prepare_doc_cbks.append(self._prepare_kansa_doc)
+        self.before_request(authenticate)
+        self.register_error_handler(ServiceError, service_error_response)
+
+    def add_url_rule(  # noqa: ANN201 - flask-smorest's signature
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Any = None,
+        provide_automatic_options: bool | None = None,
+        *,
+        parameters: Any = None,
+        tags: list[str] | None = None,
+        **options: Any,
+    ):
+        """Register a route documented under this blueprint's tag."""
+        return super().add_url_rule(
+            rule,
+            endpoint,
+            view_func,
+            provide_automatic_options,
+            parameters=parameters,
+            tags=tags or [self.tag],
+            **options,
+        )
+
+    # -------------------------------------------------------------------------- decorators
+
+    @staticmethod
+    def scope(required: str) -> Callable[[F], F]:
+        """Declare the token scope an operation needs (default: read for GET, else write)."""
+        if required not in SCOPES:
+            raise ValueError(f"unknown scope {required!r}")
+
+        def decorator(func: F) -> F:
+            func._kansa_scope = required  # type: ignore[attr-defined]
+            _apidoc(func)["scope"] = required
+            return func
+
+        return decorator
+
+    @staticmethod
+    def errors(*codes: int) -> Callable[[F], F]:
+        """Document the error responses an operation may give besides 401 and 403."""
+
+        def decorator(func: F) -> F:
+            info = _apidoc(func)
+            info["errors"] = sorted({*info.get("errors", ()), *codes})
+            return func
+
+        return decorator
+
+    @staticmethod
+    def returns_etag(func: F) -> F:
+        """Document the ETag header on the success response (the view sets it)."""
+        _apidoc(func)["etag"] = True
+        return func
+
+    @staticmethod
+    def if_match(func: F) -> F:
+        """Require an If-Match header (428 without one) and document it with 412 and 428."""
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not request.if_match:
+                abort(
+                    428,
+                    message="this request must be conditional: send If-Match with the ETag "
+                    "of your copy (GET it first); nothing was changed",
+                )
+            return func(*args, **kwargs)
+
+        _apidoc(wrapper)["if_match"] = True
+        return wrapper  # type: ignore[return-value]
+
+    # -------------------------------------------------------------------------- documentation
+
+    def _prepare_kansa_doc(
+        self, doc: dict[str, Any], doc_info: dict[str, Any], *, method: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        info = doc_info.get("kansa", {})
+        scope = info.get("scope") or ("read" if method.upper() in ("GET", "HEAD") else "write")
+        doc["security"] = SECURITY
+        doc["x-kansa-scope"] = scope
+        responses = doc.setdefault("responses", {})
+        codes = {401, 403, *info.get("errors", ())}
+        if info.get("if_match"):
+            codes |= {412, 428}
+            parameters = doc.setdefault("parameters", [])
+            if "IF_MATCH" not in parameters:
+                parameters.append("IF_MATCH")
+        for code in sorted(codes):
+            if code not in responses and str(code) not in responses:
+                responses[code] = HTTPStatus(code).name
+        if info.get("etag"):
+            for code in doc_info.get("success_status_codes", []):
+                response = responses.get(code)
+                if isinstance(response, dict):
+                    response.setdefault("headers", {})["ETag"] = "ETAG"
+        return doc

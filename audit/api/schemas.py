@@ -1,0 +1,348 @@
+"""marshmallow schemas of the API: what each endpoint reads and writes.
+
+Schemas check shapes and types only; the rules (allowed answers, who may do what, dates in
+order...) are the services', which name the field they refuse and so give the same 422.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import fields, validate
+
+from ..checklists import RATINGS
+from ..models import ANSWER_STATUSES, FINDING_STATUSES, SEVERITIES, STATES, TIERS, TOKEN_SCOPES
+
+
+def _sort(*keys: str, default: str) -> fields.String:
+    choices = [k for key in keys for k in (key, f"-{key}")]
+    return fields.String(
+        load_default=default,
+        validate=validate.OneOf(choices),
+        metadata={
+            "description": "Sort key; a leading - sorts descending. Ties are always broken by "
+            "id, so pages are stable."
+        },
+    )
+
+
+# ------------------------------------------------------------------------------ me
+
+
+class TokenInfoSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "First characters of the secret"})
+    scope = fields.String(validate=validate.OneOf(TOKEN_SCOPES))
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class MeSchema(ma.Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    token = fields.Nested(TokenInfoSchema)
+
+
+# ------------------------------------------------------------------------------ checklists
+
+
+class VersionSummarySchema(ma.Schema):
+    id = fields.Integer()
+    slug = fields.String()
+    version = fields.String()
+    title_en = fields.String()
+    title_ja = fields.String(allow_none=True)
+    effective_date = fields.String(allow_none=True)
+    item_count = fields.Integer()
+    content_hash = fields.String(metadata={"description": "SHA-256 of the canonical content"})
+    published_at = fields.DateTime()
+
+
+class ChecklistOutSchema(ma.Schema):
+    id = fields.Integer()
+    slug = fields.String()
+    title_en = fields.String()
+    title_ja = fields.String(allow_none=True)
+    versions = fields.List(fields.Nested(VersionSummarySchema))
+
+
+class VersionDetailSchema(VersionSummarySchema):
+    created = fields.Boolean(
+        metadata={"description": "Upload only: false when identical content was already there"}
+    )
+    content = fields.Dict(
+        metadata={"description": "The canonical definition: sections, items, scoring rules"}
+    )
+
+
+class ChecklistUploadSchema(ma.Schema):
+    file = Upload(
+        required=True,
+        metadata={"description": "The checklist YAML, validated exactly as `checklists load`"},
+    )
+
+
+class ScorePreviewSchema(ma.Schema):
+    answers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Item ref -> answer; a ref left out counts as unanswered"},
+    )
+
+
+class ScoreSchema(ma.Schema):
+    """The rules module's result (``rules.ScoreResult.as_dict``)."""
+
+    slug = fields.String()
+    version = fields.String()
+    score = fields.Float(allow_none=True)
+    rating = fields.String(allow_none=True)
+    band_rating = fields.String(allow_none=True)
+    provisional = fields.Boolean()
+    completion = fields.Float()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    sections = fields.List(fields.Dict())
+    caps = fields.List(fields.Dict())
+    references = fields.Dict()
+    findings = fields.List(fields.Dict())
+
+
+# ------------------------------------------------------------------------------ subcontractors
+
+
+class SubcontractorOutSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    country = fields.String()
+    services = fields.String()
+    data_categories = fields.List(fields.String())
+    tier = fields.Integer()
+    parent_id = fields.Integer(allow_none=True)
+    parent_name = fields.String(allow_none=True)
+    contract_start = fields.Date(allow_none=True)
+    contract_end = fields.Date(allow_none=True)
+    audit_cadence_months = fields.Integer(allow_none=True)
+    cadence_months = fields.Integer(metadata={"description": "Own cadence or the tier's default"})
+    contact_email = fields.String(allow_none=True)
+    notes = fields.String()
+    last_approved = fields.Date(allow_none=True)
+    rating = fields.String(allow_none=True)
+    score = fields.Float(allow_none=True)
+    next_due = fields.Date(metadata={"description": "Next audit date"})
+    overdue = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class SubcontractorPatchSchema(ma.Schema):
+    """Fields to change; those left out keep their value."""
+
+    name = fields.String()
+    country = fields.String(metadata={"description": "ISO 3166 alpha-2, e.g. JP"})
+    tier = fields.Integer(metadata={"description": "1 critical, 2 important, 3 standard"})
+    parent_id = fields.Integer(allow_none=True)
+    services = fields.String()
+    data_categories = fields.List(fields.String())
+    contract_start = fields.Date(allow_none=True)
+    contract_end = fields.Date(allow_none=True)
+    audit_cadence_months = fields.Integer(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    notes = fields.String()
+
+
+class SubcontractorCreateSchema(SubcontractorPatchSchema):
+    name = fields.String(required=True)
+    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-2"})
+    tier = fields.Integer(required=True, metadata={"description": "1, 2 or 3"})
+
+
+class SubcontractorQuerySchema(ma.Schema):
+    q = fields.String(metadata={"description": "Text in the name or services"})
+    tier = fields.Integer(validate=validate.OneOf(TIERS))
+    country = fields.String(validate=validate.Length(equal=2))
+    rating = fields.String(
+        validate=validate.OneOf([*RATINGS, "none"]),
+        metadata={"description": "Latest approved rating; none = never rated"},
+    )
+    overdue = fields.Boolean(metadata={"description": "Only those whose audit is overdue"})
+    sort = _sort("name", "id", "tier", "created_at", default="name")
+
+
+# ------------------------------------------------------------------------------ assessments
+
+
+class AssessmentOutSchema(ma.Schema):
+    id = fields.Integer()
+    title = fields.String()
+    state = fields.String(validate=validate.OneOf(STATES))
+    editable = fields.Boolean()
+    revision = fields.Integer(metadata={"description": "Moves on with every saved change"})
+    etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
+    subcontractor_id = fields.Integer()
+    subcontractor_name = fields.String()
+    checklist_version_id = fields.Integer()
+    checklist = fields.String(metadata={"description": "Checklist slug"})
+    version = fields.String(metadata={"description": "Pinned checklist version"})
+    auditor_ids = fields.List(fields.Integer())
+    reviewer_id = fields.Integer(allow_none=True)
+    created_by_id = fields.Integer(allow_none=True)
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    review_comment = fields.String(allow_none=True)
+    score_snapshot = fields.Dict(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+
+
+class AssessmentCreateSchema(ma.Schema):
+    subcontractor_id = fields.Integer(required=True)
+    checklist_version_id = fields.Integer(
+        required=True, metadata={"description": "A published version's id (GET /checklists)"}
+    )
+    auditor_ids = fields.List(fields.Integer(), required=True)
+    reviewer_id = fields.Integer(allow_none=True, load_default=None)
+    title = fields.String(validate=validate.Length(max=200))
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+
+
+class AssessmentPatchSchema(ma.Schema):
+    """Particulars to change while the assessment is open; those left out keep their value."""
+
+    title = fields.String()
+    due_date = fields.Date(allow_none=True)
+    reviewer_id = fields.Integer(allow_none=True)
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+
+
+class AssessmentQuerySchema(ma.Schema):
+    state = fields.String(validate=validate.OneOf(STATES))
+    subcontractor_id = fields.Integer()
+    checklist = fields.String(metadata={"description": "Checklist slug"})
+    checklist_version_id = fields.Integer()
+    due_before = fields.Date(metadata={"description": "Due on or before this date"})
+    due_after = fields.Date(metadata={"description": "Due on or after this date"})
+    mine = fields.Boolean(metadata={"description": "Only those I audit or review"})
+    sort = _sort("id", "due_date", "created_at", "title", default="id")
+
+
+class ReviewSchema(ma.Schema):
+    comment = fields.String(
+        load_default="",
+        validate=validate.Length(max=10_000),
+        metadata={"description": "Required to return; optional to approve"},
+    )
+
+
+# ------------------------------------------------------------------------------ answers
+
+
+class AnswerOutSchema(ma.Schema):
+    ref = fields.String()
+    status = fields.String(validate=validate.OneOf(ANSWER_STATUSES))
+    comment = fields.String()
+    answered_by_id = fields.Integer(allow_none=True)
+    answered_at = fields.DateTime()
+
+
+class AnswersOutSchema(ma.Schema):
+    assessment_id = fields.Integer()
+    revision = fields.Integer()
+    etag = fields.String()
+    answers = fields.List(fields.Nested(AnswerOutSchema))
+
+
+class AnswerInSchema(ma.Schema):
+    status = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(ANSWER_STATUSES),
+        metadata={"description": "null clears the answer"},
+    )
+    comment = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class AnswerItemSchema(AnswerInSchema):
+    ref = fields.String(required=True, metadata={"description": "Item ref, e.g. SO-2.3"})
+
+
+class AnswersInSchema(ma.Schema):
+    answers = fields.List(
+        fields.Nested(AnswerItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "Saved all together or not at all"},
+    )
+
+
+# ------------------------------------------------------------------------------ evidence
+
+
+class EvidenceOutSchema(ma.Schema):
+    id = fields.Integer()
+    assessment_id = fields.Integer()
+    item_ref = fields.String(allow_none=True)
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by_id = fields.Integer(allow_none=True)
+    uploaded_at = fields.DateTime()
+    download = fields.String(metadata={"description": "Path to GET the file"})
+
+
+class EvidenceUploadSchema(ma.Schema):
+    file = Upload(required=True)
+
+
+class EvidenceQuerySchema(ma.Schema):
+    item_ref = fields.String(metadata={"description": "Attach the file to this item"})
+
+
+# ------------------------------------------------------------------------------ findings
+
+
+class FindingOutSchema(ma.Schema):
+    id = fields.Integer()
+    assessment_id = fields.Integer()
+    item_ref = fields.String()
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    title = fields.String()
+    current = fields.Boolean(metadata={"description": "False once the answer no longer shows it"})
+    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+    remediation_plan = fields.String()
+    owner = fields.String()
+    due_date = fields.Date(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class FindingPatchSchema(ma.Schema):
+    """Remediation fields to change; those left out keep their value."""
+
+    remediation_plan = fields.String()
+    owner = fields.String()
+    due_date = fields.Date(allow_none=True)
+    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+
+
+class FindingQuerySchema(ma.Schema):
+    assessment_id = fields.Integer()
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+    current = fields.Boolean(metadata={"description": "true: still shown by the answers"})
+    sort = _sort("severity", "due_date", "id", default="severity")
+
+
+class ReportQuerySchema(ma.Schema):
+    lang = fields.String(load_default="en", validate=validate.OneOf(["en", "ja"]))
