@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as settings
-from .extensions import csrf, db, login_manager
+from .extensions import api, csrf, db, login_manager
 
 ROOT = settings.ROOT
 
@@ -37,6 +37,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web import register as register_web
 
     register_web(app)
+
+    from .api import configure as configure_api
+    from .api import register as register_api
+
+    configure_api(app)
+    api.init_app(app)
+    register_api(app)
 
     from .cli import register as register_cli
 

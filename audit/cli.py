@@ -19,7 +19,10 @@ from .services import users as user_service
 
 
 def register(app: Flask) -> None:
-    for group in (db_group, checklists_group, users_group, seed_group, webhooks_group):
+    for group in (
+        db_group, checklists_group, users_group, seed_group, webhooks_group, audit_group,
+        tokens_group,
+    ):
         app.cli.add_command(group)
 
 
@@ -232,7 +235,7 @@ def seed_demo(if_empty: bool) -> None:
 # ------------------------------------------------------------------------------ webhooks
 
 
-@click.group("webhooks", help="Send webhook deliveries from the outbox.")
+@click.group("webhooks", cls=AppGroup, help="Send webhook deliveries from the outbox.")
 def webhooks_group() -> None:
     pass
 
@@ -261,3 +264,119 @@ def webhooks_worker(once: bool, batch: int, poll: float, max_seconds: float | No
         if count < batch:
             time.sleep(poll)
     click.echo(f"worker {name}: {sent} deliveries attempted")
+
+
+# ------------------------------------------------------------------------------ audit trail
+
+
+@click.group("audit", cls=AppGroup, help="The tamper-evident audit trail.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify", help="Check every event's hash and its link to the previous one.")
+@click.option("--head", help="The head hash recorded earlier; catches events cut off the end.")
+@click.option("--count", "expected", type=int, help="At least this many events must be there.")
+@_database_errors
+def audit_verify(head: str | None, expected: int | None) -> None:
+    from .services import events
+
+    result = events.verify(db.session)
+    if not result.ok:
+        raise _fail(f"audit trail broken at event {result.bad_id}: {result.reason}")
+    if expected is not None and result.count < expected:
+        raise _fail(f"audit trail has {result.count} events, fewer than the {expected} expected")
+    if head is not None and head != result.head:
+        from sqlmodel import select
+
+        from .models import AuditEvent
+
+        known = db.session.exec(select(AuditEvent.id).where(AuditEvent.hash == head)).first()
+        where = f"event {known} is no longer the head" if known else "that hash is not in it"
+        raise _fail(f"audit trail does not end at the recorded head: {where}")
+    click.echo(f"audit trail intact: {result.count} events, head {result.head}")
+
+
+# ------------------------------------------------------------------------------ API tokens
+
+
+@click.group("tokens", cls=AppGroup, help="API tokens: create, list and revoke.")
+def tokens_group() -> None:
+    pass
+
+
+@tokens_group.command("create", help="Create an API token for EMAIL; prints the secret once.")
+@click.argument("email")
+@click.option("--scope", required=True, type=click.Choice(("read", "write", "admin")))
+@click.option(
+    "--expires", "expires_days", type=click.IntRange(1, 3650), metavar="DAYS",
+    help="Days until the token stops working (default: never).",
+)
+@click.option("--name", help="What the token is for (default: cli-<date>).")
+@_database_errors
+def tokens_create(email: str, scope: str, expires_days: int | None, name: str | None) -> None:
+    from datetime import date
+
+    from sqlmodel import select
+
+    from .models import User
+    from .services import tokens as token_service
+
+    user = db.session.exec(
+        select(User).where(User.email == user_service.normalise_email(email))
+    ).first()
+    if user is None:
+        raise _fail(f"no user {email!r}; create it with `flask users create`")
+    try:
+        token, secret = token_service.create(
+            db.session, user, name=name or f"cli-{date.today():%Y-%m-%d}", scope=scope,
+            expires_days=expires_days, actor=None, actor_label="cli",
+        )
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        raise _fail(exc.message) from None
+    expiry = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "no expiry"
+    click.echo(
+        f"created token {token.id} {token.name!r} for {user.email} "
+        f"({user.role}, scope {token.scope}, {expiry}); shown once, store it now:",
+        err=True,
+    )
+    click.echo(secret)
+
+
+@tokens_group.command("list", help="List API tokens (all, or EMAIL's); never the secrets.")
+@click.argument("email", required=False)
+@_database_errors
+def tokens_list(email: str | None) -> None:
+    from .services import tokens as token_service
+
+    rows = token_service.all_tokens(db.session)
+    if email:
+        rows = [(t, e) for t, e in rows if e == user_service.normalise_email(email)]
+    if not rows:
+        click.echo("no API tokens")
+        return
+    for token, owner in rows:
+        expires = f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "never"
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        click.echo(
+            f"{token.id:4}  {token.prefix}…  {token.scope:5}  {token_service.state(token):7}  "
+            f"expires {expires:10}  used {used:16}  {owner}  {token.name}"
+        )
+
+
+@tokens_group.command("revoke", help="Revoke a token by its id or displayed prefix.")
+@click.argument("token")
+@_database_errors
+def tokens_revoke(token: str) -> None:
+    from .services import tokens as token_service
+
+    try:
+        found = token_service.find(db.session, token)
+        token_service.revoke(db.session, None, found, actor_label="cli")
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        raise _fail(exc.message) from None
+    click.echo(f"revoked token {found.id} ({found.prefix}…, {found.name})")

@@ -11,6 +11,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from .api.errors import KansaApi
+
 
 class Database:
     """One SQLAlchemy engine per app, one SQLModel session per app context (flaskr's get_db)."""
@@ -68,3 +70,4 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 db = Database()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+api = KansaApi()  # flask-smorest, /api/v1; its blueprints and error shape live in audit/api

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import created_column, one_of, timestamp, utcnow
+from .base import created_column, json_column, one_of, timestamp, utcnow
 
 WEBHOOK_EVENTS = (
     "assessment.submitted",
@@ -26,7 +26,7 @@ class Webhook(SQLModel, table=True):
     url: str = Field(max_length=2000)
     # the shared secret that signs deliveries (HMAC-SHA256); the receiver holds the same value
     secret: str = Field(max_length=200)
-    events: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    events: list[str] = Field(sa_column=json_column(nullable=False))
     active: bool = Field(default=True)
     description: str = Field(default="", max_length=200)
     created_by_id: int | None = Field(
@@ -48,7 +48,7 @@ class WebhookDelivery(SQLModel, table=True):
     delivery_id: str = Field(max_length=36, unique=True)
     webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
     event: str = Field(max_length=64)
-    payload: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    payload: dict[str, Any] = Field(sa_column=json_column(nullable=False))
     state: str = Field(default="pending", max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=created_column())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,3 +77,60 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     return json.loads(json.dumps(value, default=str))
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking the chain: ``bad_id`` names the first event that fails."""
+
+    ok: bool
+    count: int
+    head: str
+    bad_id: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> Verification:
+    """Recompute every event's hash in order and check each link to the previous event.
+
+    An edited event fails its own hash; a deleted or reordered one breaks the next link.
+    Removing events from the end leaves a shorter valid chain: compare ``head`` and ``count``
+    with the values recorded earlier (``audit verify --head``) to catch that too.
+    """
+    previous = GENESIS
+    count = 0
+    last_id = 0
+    while True:
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            return Verification(True, count, previous)
+        for event in rows:
+            if event.prev_hash != previous:
+                return Verification(
+                    False, count, previous, event.id,
+                    "its link to the previous event is broken (an event before it was "
+                    "deleted, inserted or reordered)",
+                )
+            if event_digest(event) != event.hash:
+                return Verification(
+                    False, count, previous, event.id,
+                    "its content does not match its hash (it was edited)",
+                )
+            previous = event.hash
+            count += 1
+            last_id = event.id
+        session.expunge_all()
+
+
+def for_assessment(session: Session, assessment_id: int, limit: int = 20) -> list[AuditEvent]:
+    """The latest events of one assessment, newest first."""
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.assessment_id == assessment_id)
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        ).all()
+    )

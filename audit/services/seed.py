@@ -31,7 +31,9 @@ def load_demo(session: Session, seeds_dir: Path) -> str:
     except (OSError, yaml.YAMLError) as exc:
         raise ServiceError(f"{path}: {exc}") from None
     if not session.exec(select(ChecklistVersion.id)).first():
-        checklist_service.load_paths(session, [seeds_dir.parent / "checklists"])
+        from flask import current_app
+
+        checklist_service.load_paths(session, [Path(current_app.config["CHECKLISTS_DIR"])])
     try:
         summary = _load(session, data)
         session.commit()

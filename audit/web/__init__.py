@@ -20,11 +20,13 @@ def register(app: Flask) -> None:
         main,
         reports,
         subcontractors,
+        tokens,
         webhooks,
     )
 
     for module in (
-        auth, main, assessments, findings, subcontractors, checklists, admin, reports, webhooks
+        auth, main, assessments, findings, subcontractors, checklists, admin, reports, webhooks,
+        tokens,
     ):
         app.register_blueprint(module.bp)
 

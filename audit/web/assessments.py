@@ -45,7 +45,7 @@ from ..models import (
     Subcontractor,
     User,
 )
-from ..services import ServiceError
+from ..services import ServiceError, events
 from ..services import assessments as svc
 from ..services import evidence as evidence_svc
 from .helpers import form_errors_from, paginate, roles_required
@@ -147,6 +147,7 @@ def _context(assessment: Assessment, **extra: Any) -> dict[str, Any]:
         "evidence_form": EvidenceForm(),
         "lang": lang,
         "max_mb": current_app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024),
+        "events": events.for_assessment(session, assessment.id, limit=20),
         **extra,
     }
 

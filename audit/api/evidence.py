@@ -1,0 +1,109 @@
+"""Evidence files: list and upload per assessment (multipart), metadata and download by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, url_for
+from flask.views import MethodView
+from flask_smorest import Page
+
+from ..extensions import db
+from ..models import ChecklistItem, Evidence
+from ..services import NotFound
+from ..services import evidence as evidence_svc
+from .assessments import load
+from .auth import current_user
+from .blueprint import ApiBlueprint
+from .schemas import EvidenceOutSchema, EvidenceQuerySchema, EvidenceUploadSchema
+
+blp = ApiBlueprint(
+    "api_evidence",
+    __name__,
+    tag="evidence",
+    description="Evidence files: stored with their SHA-256, downloaded as attachments.",
+)
+
+
+def _out(evidence: Evidence, ref: str | None) -> dict[str, Any]:
+    return {
+        **evidence.model_dump(),
+        "item_ref": ref,
+        "download": url_for("api_evidence.download", evidence_id=evidence.id),
+    }
+
+
+def _ref(evidence: Evidence) -> str | None:
+    item = db.session.get(ChecklistItem, evidence.item_id) if evidence.item_id else None
+    return item.ref if item else None
+
+
+@blp.route("/assessments/<int:assessment_id>/evidence")
+class AssessmentEvidence(MethodView):
+    @blp.response(200, EvidenceOutSchema(many=True))
+    @blp.paginate(Page)
+    @blp.errors(404)
+    def get(self, assessment_id: int) -> list[dict[str, Any]]:
+        """The assessment's evidence files (metadata), oldest first."""
+        assessment = load(assessment_id)
+        return [_out(e, ref) for e, ref in evidence_svc.for_assessment(db.session, assessment)]
+
+    @blp.arguments(EvidenceQuerySchema, location="query")
+    @blp.arguments(EvidenceUploadSchema, location="files")
+    @blp.response(201, EvidenceOutSchema)
+    @blp.errors(404, 409, 413, 415, 422)
+    def post(self, query: dict[str, Any], files: dict[str, Any], assessment_id: int) -> Any:
+        """Upload a file (multipart field ``file``), optionally for one item (``?item_ref=``).
+
+        The name is cleaned and the size checked (KANSA_MAX_UPLOAD_MB) by the same service as
+        the web page; a body over the request limit is refused with 413.
+        """
+        assessment = load(assessment_id)
+        upload = files["file"]
+        limit = current_app.config["MAX_EVIDENCE_BYTES"]
+        evidence = evidence_svc.add(
+            db.session,
+            current_user(),
+            assessment,
+            filename=upload.filename,
+            content_type=upload.mimetype,
+            data=upload.read(limit + 1),
+            max_bytes=limit,
+            item_ref=query.get("item_ref") or None,
+        )
+        db.session.commit()
+        headers = {"Location": url_for("api_evidence.EvidenceOne", evidence_id=evidence.id)}
+        return _out(evidence, query.get("item_ref") or None), 201, headers
+
+
+@blp.route("/evidence/<int:evidence_id>")
+class EvidenceOne(MethodView):
+    @blp.response(200, EvidenceOutSchema)
+    @blp.errors(404)
+    def get(self, evidence_id: int) -> dict[str, Any]:
+        """One evidence file's metadata."""
+        evidence = db.session.get(Evidence, evidence_id)
+        if evidence is None:
+            raise NotFound(f"no evidence {evidence_id}")
+        load(evidence.assessment_id)  # the reader must be allowed to see the assessment
+        return _out(evidence, _ref(evidence))
+
+
+@blp.route("/evidence/<int:evidence_id>/download", methods=["GET"])
+@blp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type="application/octet-stream",
+    description="The file, as an attachment with its stored name and type",
+)
+@blp.errors(404)
+def download(evidence_id: int) -> Response:
+    """Download the file's bytes (sent as an attachment, never inline)."""
+    evidence, data = evidence_svc.content(db.session, evidence_id)
+    load(evidence.assessment_id)
+    response = current_app.response_class(data, mimetype=evidence.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=evidence.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
