@@ -29,6 +29,7 @@ instance/secret_key:
 	chmod 600 $@
 
 ## run: install, migrate, load checklists, seed demo data on a new database, serve on :5000
+run: export KANSA_ENV = development
 run: install instance/secret_key
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) db upgrade
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) checklists load

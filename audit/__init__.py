@@ -27,12 +27,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings.check(app.config, app.debug)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
+
+    from . import security
+
+    security.init_app(app)
 
     from .web import register as register_web
 

@@ -50,7 +50,16 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CHECKLISTS_DIR": env.get("KANSA_CHECKLISTS_DIR") or str(ROOT / "checklists"),
         "CHECKLIST_MAX_BYTES": _int(env, "KANSA_CHECKLIST_MAX_KB", 1024) * 1024,
         "SEEDS_DIR": env.get("KANSA_SEEDS_DIR") or str(ROOT / "seeds"),
-        "SESSION_COOKIE_SECURE": _bool(env, "KANSA_SECURE_COOKIES", False),
+        # Secure cookies everywhere but local development (KANSA_ENV=development, `make run`)
+        "KANSA_ENV": env.get("KANSA_ENV") or "production",
+        "SESSION_COOKIE_SECURE": _bool(
+            env, "KANSA_SECURE_COOKIES", (env.get("KANSA_ENV") or "production") != "development"
+        ),
+        "REMEMBER_COOKIE_SECURE": _bool(
+            env, "KANSA_SECURE_COOKIES", (env.get("KANSA_ENV") or "production") != "development"
+        ),
+        # behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host
+        "PROXY_FIX": _bool(env, "KANSA_PROXY_FIX", False),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

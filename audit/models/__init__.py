@@ -20,7 +20,7 @@ from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVers
 from .event import AuditEvent
 from .report import ReportCache
 from .subcontractor import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
-from .user import ROLES, TOKEN_SCOPES, ApiToken, User
+from .user import ROLES, TOKEN_SCOPES, ApiToken, LoginAttempt, User
 from .webhook import DELIVERY_STATES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 metadata = SQLModel.metadata
@@ -49,6 +49,7 @@ __all__ = [
     "Evidence",
     "EvidenceBlob",
     "Finding",
+    "LoginAttempt",
     "ReportCache",
     "Subcontractor",
     "User",

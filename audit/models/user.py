@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from .base import created_column, one_of, timestamp, utcnow
@@ -64,3 +65,19 @@ class ApiToken(SQLModel, table=True):
 
 
 
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in attempt, kept to slow down password guessing per account and per address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index(None, "email", "attempted_at"),
+        sa.Index(None, "address", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    address: str = Field(max_length=64)
+    succeeded: bool
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=created_column())

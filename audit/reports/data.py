@@ -87,6 +87,7 @@ def build(session: Session, assessment_id: int, lang: str, timezone: str) -> dic
             {"filename": row.filename, "size": row.size, "sha256": row.sha256}
         )
 
+    finding_rows, finding_refs = _findings(session, assessment, checklist, lang)
     return {
         "format": REPORT_FORMAT_VERSION,
         "lang": lang,
@@ -119,11 +120,11 @@ def build(session: Session, assessment_id: int, lang: str, timezone: str) -> dic
         "auditors": people["auditors"],
         "reviewer": people["reviewer"],
         "score": _score(result, checklist, lang, all_states),
-        "findings": _findings(session, assessment, checklist, lang),
+        "findings": finding_rows,
         "coverage": _coverage(result),
         "sections": _sections(checklist, result, answers, evidence, lang),
         "evidence_general": evidence.get(None, []),
-        "events": _events(session, assessment, zone),
+        "events": _events(session, assessment, zone, finding_refs),
     }
 
 
@@ -173,17 +174,19 @@ def _score(
 
 def _findings(
     session: Session, assessment: Assessment, checklist: ChecklistDefinition, lang: str
-) -> list[dict[str, Any]]:
-    """Current findings, most severe first, then in checklist order."""
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Current findings, most severe first, then in checklist order; and every finding's ref."""
     index = checklist.item_index()
     position = {ref: i for i, ref in enumerate(index)}
     rows = session.exec(
         select(Finding, ChecklistItem.ref)
         .join(ChecklistItem, ChecklistItem.id == Finding.item_id)
-        .where(Finding.assessment_id == assessment.id, Finding.current)
+        .where(Finding.assessment_id == assessment.id)
     ).all()
     found = []
     for finding, ref in rows:
+        if not finding.current:
+            continue
         item = index.get(ref)
         title = finding.title
         if lang == "ja" and item is not None and item.question.ja:
@@ -201,7 +204,7 @@ def _findings(
             }
         )
     found.sort(key=lambda f: (_SEVERITY_ORDER[f["severity"]], position.get(f["ref"], 0), f["ref"]))
-    return found
+    return found, {str(finding.id): ref for finding, ref in rows}
 
 
 def _coverage(result: rules.ScoreResult) -> list[dict[str, Any]]:
@@ -262,7 +265,9 @@ def _sections(
     return sections
 
 
-def _events(session: Session, assessment: Assessment, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _events(
+    session: Session, assessment: Assessment, zone: ZoneInfo, finding_refs: dict[str, str]
+) -> list[dict[str, Any]]:
     """The latest audit events of the assessment, newest first."""
     rows = session.exec(
         select(AuditEvent)
@@ -276,17 +281,21 @@ def _events(session: Session, assessment: Assessment, zone: ZoneInfo) -> list[di
             "at": _time(event.occurred_at, zone),
             "actor": event.actor,
             "action": event.action,
-            "object": _object(event),
+            "object": _object(event, finding_refs),
             "hash": event.hash[:12],
         }
         for event in rows
     ]
 
 
-def _object(event: AuditEvent) -> str:
-    """A short name of what the event touched, e.g. ``SO-1.1`` or ``finding 7``."""
+def _object(event: AuditEvent, finding_refs: dict[str, str]) -> str:
+    """A short name of what the event touched: an item ref, a file name, or nothing."""
     if event.object_type == "answer":
         return event.object_id.split(":", 1)[-1]
+    if event.object_type == "assessment":
+        return ""
+    if event.object_type == "finding" and event.object_id in finding_refs:
+        return finding_refs[event.object_id]
     if event.object_type == "evidence" and event.after:
         return str(event.after.get("filename") or f"evidence {event.object_id}")
     return f"{event.object_type} {event.object_id}"

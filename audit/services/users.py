@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlmodel import Session, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import ROLES, User, utcnow
+from ..models import ROLES, LoginAttempt, User, utcnow
 from . import Conflict, ServiceError, events
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -96,3 +97,52 @@ def change_user(session: Session, actor: User, user: User, *, role: str, active:
     if before != after:
         events.record(session, actor, "user.changed", "user", user.id, before=before, after=after)
     return user
+
+
+# Sign-in throttling: failures counted over a sliding window, per account and per address.
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+def sign_in_refusal(session: Session, email: str, address: str) -> str | None:
+    """A message when this account or address has failed too often recently, else None."""
+    email = normalise_email(email)
+    since = utcnow() - THROTTLE_WINDOW
+    last_success = session.exec(
+        select(func.max(LoginAttempt.attempted_at)).where(
+            LoginAttempt.email == email, LoginAttempt.succeeded
+        )
+    ).one()
+    account_since = max(since, last_success) if last_success else since
+    by_account = session.exec(
+        select(func.count()).where(
+            LoginAttempt.email == email,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.attempted_at > account_since,
+        )
+    ).one()
+    minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+    if by_account >= MAX_FAILURES_PER_ACCOUNT:
+        return (
+            f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
+            "or ask an administrator to check the account."
+        )
+    by_address = session.exec(
+        select(func.count()).where(
+            LoginAttempt.address == address,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.attempted_at > since,
+        )
+    ).one()
+    if by_address >= MAX_FAILURES_PER_ADDRESS:
+        return f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
+    return None
+
+
+def record_attempt(session: Session, email: str, address: str, succeeded: bool) -> None:
+    session.add(
+        LoginAttempt(
+            email=normalise_email(email)[:254], address=address[:64], succeeded=succeeded
+        )
+    )

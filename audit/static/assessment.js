@@ -30,7 +30,7 @@
     }
     set("completion", result.completion);
     var bar = panel.querySelector('[data-field="completion-bar"]');
-    if (bar) { bar.style.width = result.completion + "%"; }
+    if (bar) { bar.value = result.completion; }
     var caps = panel.querySelector('[data-field="caps"]');
     if (caps) {
       caps.textContent = "";

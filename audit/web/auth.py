@@ -41,17 +41,28 @@ def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
+    refused = False
     if form.validate_on_submit():
-        user = users.authenticate(db.session, form.email.data, form.password.data)
-        if user is None:
+        address = request.remote_addr or "unknown"
+        refusal = users.sign_in_refusal(db.session, form.email.data, address)
+        user = None if refusal else users.authenticate(
+            db.session, form.email.data, form.password.data
+        )
+        if refusal:
+            refused = True
+            form.form_errors.append(refusal)
+        elif user is None:
             db.session.rollback()
+            users.record_attempt(db.session, form.email.data, address, succeeded=False)
+            db.session.commit()
             form.password.errors.append("E-mail or password is not correct.")
         else:
+            users.record_attempt(db.session, form.email.data, address, succeeded=True)
             db.session.commit()
             session.clear()  # a new session on sign-in: nothing carried over from before
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
-    status = 200 if request.method == "GET" else 400 if form.errors else 200
+    status = 429 if refused else 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
 
