@@ -29,6 +29,7 @@ from audit.models import (
     Evidence,
     EvidenceBlob,
     Finding,
+    LoginAttempt,
     ReportCache,
     Subcontractor,
     User,
@@ -434,6 +435,16 @@ def test_audit_event_round_trip(session, world: World) -> None:
     )
 
 
+def test_login_attempt_round_trip(session, world: World) -> None:
+    assert_round_trip(
+        session,
+        LoginAttempt(
+            email="auditor@kansa.example", address="203.0.113.9", succeeded=False,
+            attempted_at=MOMENT,
+        ),
+    )
+
+
 def test_default_timestamps_are_aware_utc(session, world: World) -> None:
     back = read_back(Assessment, world.assessment.id)
     assert back.created_at.utcoffset() == timedelta(0)
@@ -446,7 +457,7 @@ def test_every_table_has_a_round_trip_test() -> None:
         "user_account", "api_token", "checklist", "checklist_version", "checklist_section",
         "checklist_item", "subcontractor", "assessment", "assessment_auditor", "answer",
         "finding", "evidence", "evidence_blob", "audit_event", "report_cache", "webhook",
-        "webhook_delivery",
+        "webhook_delivery", "login_attempt",
     }
     assert set(metadata.tables) == tested
 

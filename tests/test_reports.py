@@ -253,6 +253,21 @@ def test_japanese_report_has_real_japanese_text_and_an_embedded_cjk_font(
     write_pngs(pdf, "draft-ja")
 
 
+def test_a_new_assessment_without_answers_reports_no_score(client, app, loaded_checklists):
+    with app.app_context():
+        people = factories.team(db.session)
+        assessment = factories.assessment(db.session, people)
+        assessment_id = assessment.id
+    sign_in(client, "auditor")
+    response = get_pdf(client, assessment_id)
+    assert response.status_code == 200
+    pages = page_texts(response.data)
+    flat = squeeze("".join(pages))
+    assert "Unanswered" in flat and squeeze("No findings") in flat
+    assert squeeze("RATING—SCORE—/100") in squeeze(pages[1])
+    assert all("DRAFT" in page for page in pages)
+
+
 def test_approved_report_is_cached_byte_identical_and_free_of_draft(
     client, app, world, tmp_path, count_queries
 ):
@@ -543,6 +558,14 @@ def test_report_access_rules(client, app, world, monkeypatch):
             report_svc.check_lang("xx")
         with pytest.raises(Forbidden):
             report_svc.get_report(db.session, world["people"].viewer, world["assessment_id"])
+
+
+def test_assessment_pages_link_to_both_reports(client, world):
+    sign_in(client, "viewer")
+    for page in ("", "/review"):
+        html = client.get(f"/assessments/{world['assessment_id']}{page}").get_data(as_text=True)
+        assert f"/assessments/{world['assessment_id']}/report.pdf\"" in html
+        assert f"/assessments/{world['assessment_id']}/report.pdf?lang=ja" in html
 
 
 def test_report_model_takes_a_fixed_number_of_queries(app, count_queries):

@@ -106,9 +106,16 @@ def test_stale_revision_is_refused_and_keeps_what_was_typed(client, app, world):
     assert "changed by someone else" in body
     assert "My typed reason" in body
     assert re.search(r'name="answer-SO-1.1" value="non_compliant"\s+checked', body)
-    assert f'name="revision" value="{old_revision}"' in body  # still stale until reloaded
     _, answers = stored(app, aid)
     assert answers["SO-1.1"] == ("compliant", "")
+    # having seen the refusal, the user may save again on purpose: the form now carries the
+    # current revision
+    current = stored(app, aid)[0].revision
+    assert f'name="revision" value="{current}"' in body
+    again = save_section(client, aid, "SO-1", {"SO-1.1": ("non_compliant", "My typed reason")},
+                         revision=current)
+    assert again.status_code == 302
+    assert stored(app, aid)[1]["SO-1.1"] == ("non_compliant", "My typed reason")
 
 
 def test_bad_answer_value_re_renders_with_a_message_and_saves_nothing(client, app, world):

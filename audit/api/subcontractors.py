@@ -60,7 +60,8 @@ def _status(subcontractor: Subcontractor) -> dict[str, Any]:
     tz = service.zone(current_app.config.get("TIMEZONE"))
     today = datetime.now(tz).date()
     latest = service.latest_approved(service.history(db.session, subcontractor.id))
-    parent = db.session.get(Subcontractor, subcontractor.parent_id) if subcontractor.parent_id else None
+    parent_id = subcontractor.parent_id
+    parent = db.session.get(Subcontractor, parent_id) if parent_id is not None else None
     row = service.schedule_row(
         subcontractor,
         latest.assessment.approved_at if latest else None,

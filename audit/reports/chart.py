@@ -46,14 +46,17 @@ def section_chart(
     sections: Sequence[Mapping[str, Any]], bands: Mapping[str, float], none_label: str = "—"
 ) -> Markup:
     """A horizontal bar per section (ref, title, score 0-100), with the band limits dashed."""
-    height = TOP + ROW * len(sections) + BOTTOM
+    # rows get thinner for long checklists, so that the chart always fits on one page
+    row = ROW if len(sections) <= 12 else max(11, min(19, 640 // max(len(sections), 1)))
+    size = min(11, row - 3)
+    height = TOP + row * len(sections) + BOTTOM
     scale = BAR_WIDTH / 100
     parts: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" font-family="{escape(FONT)}" font-size="11" '
+        f'width="{WIDTH}" height="{height}" font-family="{escape(FONT)}" font-size="{size}" '
         'role="img">'
     ]
-    bottom = TOP + ROW * len(sections)
+    bottom = TOP + row * len(sections)
     # axis ticks
     for tick in (0, 25, 50, 75, 100):
         x = BAR_LEFT + tick * scale
@@ -64,27 +67,28 @@ def section_chart(
             f'font-size="9">{tick}</text>'
         )
     for index, section in enumerate(sections):
-        y = TOP + index * ROW
+        y = TOP + index * row
         score = section.get("score")
         label = _shorten(f"{section['ref']}  {section['title']}", 46)
         parts.append(
-            f'<text x="{LABEL_WIDTH}" y="{y + 15}" text-anchor="end" fill="#1f2a36">'
+            f'<text x="{LABEL_WIDTH}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
+            'fill="#1f2a36">'
             f"{escape(label)}</text>"
         )
         parts.append(
-            f'<rect x="{BAR_LEFT}" y="{y + 5}" width="{BAR_WIDTH}" height="{ROW - 10}" '
+            f'<rect x="{BAR_LEFT}" y="{y + 4}" width="{BAR_WIDTH}" height="{row - 8}" '
             'fill="#f3f5f7"/>'
         )
         if score is not None:
             width = max(float(score) * scale, 0.5)
             colour = BAND_COLOURS[band_of(float(score), bands)]
             parts.append(
-                f'<rect x="{BAR_LEFT}" y="{y + 5}" width="{width:.1f}" height="{ROW - 10}" '
+                f'<rect x="{BAR_LEFT}" y="{y + 4}" width="{width:.1f}" height="{row - 8}" '
                 f'fill="{colour}"/>'
             )
         value = f"{float(score):.1f}" if score is not None else none_label
         parts.append(
-            f'<text x="{BAR_LEFT + BAR_WIDTH + 8}" y="{y + 15}" fill="#1f2a36" '
+            f'<text x="{BAR_LEFT + BAR_WIDTH + 8}" y="{y + row / 2 + 4:.1f}" fill="#1f2a36" '
             f'font-weight="bold">{escape(value)}</text>'
         )
     # rating band limits

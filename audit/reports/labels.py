@@ -109,7 +109,7 @@ LABELS: dict[str, dict[str, str]] = {
         "page": "Page",
         "bytes": "bytes",
         "none": "—",
-        "and": ", ",
+        "list_sep": ", ",
     },
     "ja": {
         "report_kind": "委託先監査報告書",
@@ -202,7 +202,7 @@ LABELS: dict[str, dict[str, str]] = {
         "page": "ページ",
         "bytes": "バイト",
         "none": "—",
-        "and": "、",
+        "list_sep": "、",
     },
 }
 

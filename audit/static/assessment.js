@@ -61,7 +61,10 @@
       if (result) { render(result); }
     }).catch(function () { /* the panel keeps the saved score */ });
   });
-  form.addEventListener("input", function () { dirty = true; });
+  form.addEventListener("input", function (event) {
+    // choosing an evidence file is not an unsaved answer: it is sent by its own upload form
+    if (event.target.type !== "file") { dirty = true; }
+  });
   form.addEventListener("submit", function () { dirty = false; });
   window.addEventListener("beforeunload", function (event) {
     if (dirty) { event.preventDefault(); event.returnValue = ""; }

@@ -68,6 +68,15 @@ def _template_helpers(app: Flask) -> None:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
     app.jinja_env.globals["today"] = lambda: datetime.now(zone).date()
+
+    @app.template_filter("sentence")
+    def sentence(text: str | None) -> str:
+        """A service message as a sentence: capital first letter, final full stop."""
+        text = (text or "").strip()
+        if not text:
+            return ""
+        text = text[0].upper() + text[1:]
+        return text if text[-1] in ".!?" else text + "."
     _ = date
 
 

@@ -308,9 +308,10 @@ def save_section(assessment_id: int, section_ref: str) -> Response | tuple[str, 
         message, code = "Some answers need correcting; nothing was saved.", 400
     fresh = session.get(Assessment, assessment.id)
     context = _context(fresh, section=section.ref, item_errors=errors, error=message)
-    # keep what the user typed, and the revision their page was built from
+    # keep what the user typed; after a stale refusal the form carries the current revision, so
+    # saving again (having seen the message) deliberately replaces this section's answers
     context["answers"] = {**context["answers"], **typed}
-    context["form"] = RevisionForm(revision=form.revision.data)
+    context["form"] = RevisionForm(revision=fresh.revision if code == 409 else form.revision.data)
     context["stale"] = code == 409
     return render_template("assessments/detail.html", **context), code
 

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from audit.extensions import db
-from audit.models import ApiToken, AuditEvent, User, utcnow
+from audit.models import ApiToken, AuditEvent, Subcontractor, User, utcnow
 from audit.services import tokens as token_service
 from tests.api.conftest import ApiClient, error_of
 from tests.conftest import DEMO_PASSWORD, csrf_token
@@ -145,9 +145,8 @@ def test_browser_session_does_not_authorize_the_api(client, world, app):
         client.post("/api/v1/subcontractors", json={"name": "X", "country": "JP", "tier": 1}), 401
     )
     with app.app_context():
-        from audit.models import Subcontractor
-
-        assert db.session.exec(select(Subcontractor).where(Subcontractor.name == "X")).first() is None
+        found = db.session.exec(select(Subcontractor).where(Subcontractor.name == "X")).first()
+        assert found is None
 
 
 def test_api_writes_need_no_csrf_token(as_user, world):
