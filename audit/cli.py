@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .checklists import ChecklistError, find_files, parse_file
@@ -24,6 +24,8 @@ def register(app: Flask) -> None:
         tokens_group,
     ):
         app.cli.add_command(group)
+    for command in (backup_command, restore_command):
+        app.cli.add_command(command)
 
 
 def _fail(message: str) -> click.ClickException:
@@ -380,3 +382,44 @@ def tokens_revoke(token: str) -> None:
         db.session.rollback()
         raise _fail(exc.message) from None
     click.echo(f"revoked token {found.id} ({found.prefix}…, {found.name})")
+
+
+# ------------------------------------------------------------------------------ backup
+
+
+@click.command("backup", help="Write all data, evidence included, to a checksummed FILE.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+@_database_errors
+def backup_command(file: Path) -> None:
+    from .services import backup
+
+    if file.exists():
+        raise _fail(f"{file} already exists; choose a new file name")
+    counts = backup.write(db.engine, file)
+    click.echo(
+        f"backup written to {file}: {sum(counts.values())} rows in {len(counts)} tables "
+        f"({counts.get('evidence', 0)} evidence files)"
+    )
+
+
+@click.command("restore", help="Load a backup FILE into an empty database (either engine).")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+@_database_errors
+def restore_command(file: Path) -> None:
+    from alembic.migration import MigrationContext
+
+    from . import migrate
+    from .services import backup
+
+    try:
+        backup.read(file)  # refuse a damaged file before touching the database
+        with db.engine.connect() as conn:
+            empty = not MigrationContext.configure(conn).get_current_heads()
+        if empty:
+            migrate.upgrade(current_app)
+        counts = backup.restore(db.engine, file)
+    except backup.BackupError as exc:
+        raise _fail(f"not restored: {exc}") from None
+    click.echo(f"restored {sum(counts.values())} rows from {file}")
