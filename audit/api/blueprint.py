@@ -47,6 +47,7 @@ class ApiParser(FlaskParser):
         return super()._raw_load_json(req)
 
     def load_files(self, req: Any, schema: Any) -> Any:
+        """Files of a multipart body; any other media type is a 415."""
         if req.mimetype != "multipart/form-data":
             abort(415, message="send the file as multipart/form-data")
         return super().load_files(req, schema)

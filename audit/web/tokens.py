@@ -63,12 +63,14 @@ def _page(form: TokenForm, secret: str | None = None, created: ApiToken | None =
 @bp.route("/", methods=["GET"])
 @login_required
 def list_() -> tuple[str, int, dict[str, str]]:
+    """The user's tokens and the form for a new one."""
     return _page(TokenForm())
 
 
 @bp.route("/", methods=["POST"])
 @login_required
 def create() -> tuple[str, int, dict[str, str]]:
+    """Create a token and show its secret, this once."""
     form = TokenForm()
     if form.validate_on_submit():
         try:
@@ -92,6 +94,7 @@ def create() -> tuple[str, int, dict[str, str]]:
 @bp.route("/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke(token_id: int) -> Response:
+    """Revoke one of the user's own tokens."""
     form = RevokeForm()
     if not form.validate_on_submit():
         abort(400, "The form was incomplete; reload the page and try again.")

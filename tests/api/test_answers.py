@@ -80,6 +80,9 @@ def test_missing_or_stale_if_match_writes_nothing(app, as_user, world, url):
     body = error_of(api.put(f"{url}/{ref}", json={"status": "compliant"}, etag=etag), 412)
     assert "out of date" in body["message"]
     assert answers_in_db(app, world["assessment_id"]) == {ref: ("partial", "")}
+    # If-Match: * means "whatever is stored now", as RFC 9110 has it
+    assert api.put(f"{url}/{ref}", json={"status": "compliant"}, etag="*").status_code == 200
+    assert answers_in_db(app, world["assessment_id"]) == {ref: ("compliant", "")}
 
 
 def test_race_between_check_and_write_is_caught_by_the_service(app, as_user, world, url,
