@@ -253,7 +253,10 @@ def test_japanese_report_has_real_japanese_text_and_an_embedded_cjk_font(
     write_pngs(pdf, "draft-ja")
 
 
-def test_a_new_assessment_without_answers_reports_no_score(client, app, loaded_checklists):
+def test_a_new_assessment_without_answers_reports_a_provisional_zero(
+    client, app, loaded_checklists
+):
+    """Unanswered items stay in the denominator: 0.0, rating E, provisional."""
     with app.app_context():
         people = factories.team(db.session)
         assessment = factories.assessment(db.session, people)
@@ -264,7 +267,8 @@ def test_a_new_assessment_without_answers_reports_no_score(client, app, loaded_c
     pages = page_texts(response.data)
     flat = squeeze("".join(pages))
     assert "Unanswered" in flat and squeeze("No findings") in flat
-    assert squeeze("RATING—SCORE—/100") in squeeze(pages[1])
+    assert squeeze("RATINGESCORE0.0/100") in squeeze(pages[1])
+    assert re.search(r"provisional: \d+ item\(s\) unanswered", pages[0])
     assert all("DRAFT" in page for page in pages)
 
 
