@@ -1,0 +1,56 @@
+"""Exports of an assessment: answers as CSV, and an OSCAL assessment-results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from flask.views import MethodView
+
+from ..extensions import db
+from ..services import exports
+from .assessments import load
+from .blueprint import ApiBlueprint
+
+blp = ApiBlueprint(
+    "api_exports",
+    __name__,
+    tag="exports",
+    description="Answers as CSV and NIST OSCAL assessment-results JSON.",
+)
+
+
+@blp.route("/assessments/<int:assessment_id>/answers.csv")
+class AnswersCsv(MethodView):
+    @blp.response(
+        200,
+        {"type": "string"},
+        content_type="text/csv",
+        description="One row per checklist item: section, ref, question, weight, critical, "
+        "answer, comment, answered_by, answered_at, evidence",
+    )
+    @blp.errors(404)
+    def get(self, assessment_id: int) -> Response:
+        """Every item of the pinned checklist version with its answer, as CSV."""
+        assessment = load(assessment_id)
+        response = current_app.response_class(
+            exports.answers_csv(db.session, assessment), mimetype="text/csv"
+        )
+        response.headers.set(
+            "Content-Disposition", "attachment", filename=f"kansa-assessment-{assessment_id}.csv"
+        )
+        return response
+
+
+@blp.route("/assessments/<int:assessment_id>/oscal")
+class Oscal(MethodView):
+    @blp.response(
+        200,
+        {"type": "object", "additionalProperties": True},
+        description="An OSCAL 1.1.2 assessment-results document",
+    )
+    @blp.errors(404)
+    def get(self, assessment_id: int) -> Any:
+        """The assessment as OSCAL assessment-results (results, findings, observations)."""
+        assessment = load(assessment_id)
+        return jsonify(exports.oscal_assessment_results(db.session, assessment))

@@ -1,0 +1,153 @@
+"""Webhooks (admins): register receivers, pause them, and see what became of deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from sqlmodel import select
+
+from ..extensions import db
+from ..models import DELIVERY_STATES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
+from ..services import Forbidden, NotFound
+from ..services import webhooks as svc
+from .auth import current_user
+from .blueprint import ApiBlueprint
+from .support import page
+
+blp = ApiBlueprint(
+    "api_webhooks",
+    __name__,
+    tag="webhooks",
+    description=(
+        "Signed JSON deliveries on assessment.submitted, assessment.approved, "
+        "assessment.returned and finding.updated (admins only). Each POST carries "
+        "X-Kansa-Event, X-Kansa-Delivery and X-Kansa-Signature: t=<unix time>,v1=<hex "
+        "HMAC-SHA256 of '<t>.' + body with the webhook's secret>."
+    ),
+)
+
+
+class WebhookOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    events = ma.fields.List(ma.fields.String())
+    active = ma.fields.Boolean()
+    description = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class WebhookInSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    url = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+    secret = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(16, 200)
+    )
+    events = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(WEBHOOK_EVENTS)),
+        required=True,
+        validate=ma.validate.Length(min=1),
+    )
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+
+
+class WebhookPatchSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    active = ma.fields.Boolean(required=True)
+
+
+class DeliveryOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    delivery_id = ma.fields.String()
+    webhook_id = ma.fields.Integer()
+    event = ma.fields.String()
+    state = ma.fields.String()
+    attempts = ma.fields.Integer()
+    last_status = ma.fields.Integer(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+    next_attempt_at = ma.fields.DateTime()
+    delivered_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class DeliveryQuerySchema(ma.Schema):
+    webhook_id = ma.fields.Integer()
+    state = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATES))
+
+
+def _admin() -> Any:
+    user = current_user()
+    if user.role != "admin":
+        raise Forbidden("only admins manage webhooks")
+    return user
+
+
+@blp.route("/webhooks")
+class Webhooks(MethodView):
+    @blp.scope("admin")
+    @blp.response(200, WebhookOutSchema(many=True))
+    def get(self) -> list[Webhook]:
+        """Registered webhooks (the secrets are never shown again)."""
+        _admin()
+        return list(db.session.exec(select(Webhook).order_by(Webhook.id)).all())
+
+    @blp.scope("admin")
+    @blp.arguments(WebhookInSchema)
+    @blp.response(201, WebhookOutSchema)
+    @blp.errors(415, 422)
+    def post(self, data: dict[str, Any]) -> Webhook:
+        """Register a receiver URL, its signing secret and the events it wants."""
+        hook = svc.register(db.session, _admin(), **data)
+        db.session.commit()
+        return hook
+
+
+@blp.route("/webhooks/<int:hook_id>")
+class WebhookOne(MethodView):
+    @blp.scope("admin")
+    @blp.arguments(WebhookPatchSchema)
+    @blp.response(200, WebhookOutSchema)
+    @blp.errors(404, 415, 422)
+    def patch(self, data: dict[str, Any], hook_id: int) -> Webhook:
+        """Pause (active=false) or resume a webhook."""
+        hook = svc.set_active(db.session, _admin(), hook_id, data["active"])
+        db.session.commit()
+        return hook
+
+
+@blp.route("/webhooks/deliveries")
+class Deliveries(MethodView):
+    @blp.scope("admin")
+    @blp.arguments(DeliveryQuerySchema, location="query")
+    @blp.response(200, DeliveryOutSchema(many=True))
+    @blp.paginate()
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[WebhookDelivery]:
+        """Deliveries, newest first: state, attempts, last status or error, next try."""
+        _admin()
+        statement = select(WebhookDelivery)
+        for name in ("webhook_id", "state"):
+            if name in args:
+                statement = statement.where(getattr(WebhookDelivery, name) == args[name])
+        return list(page(statement.order_by(WebhookDelivery.id.desc()), pagination_parameters))
+
+
+@blp.route("/webhooks/deliveries/<int:delivery_id>/retry")
+class Retry(MethodView):
+    @blp.scope("admin")
+    @blp.response(200, DeliveryOutSchema)
+    @blp.errors(404, 422)
+    def post(self, delivery_id: int) -> WebhookDelivery:
+        """Send a failed delivery again from the first attempt."""
+        if db.session.get(WebhookDelivery, delivery_id) is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        delivery = svc.retry(db.session, _admin(), delivery_id)
+        db.session.commit()
+        return delivery
