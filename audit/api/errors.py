@@ -168,6 +168,24 @@ class KansaApi(Api):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def _register_pagination_header(self) -> None:
+        """Document X-Pagination as what it is: a JSON object in the header value.
+
+        flask-smorest documents it with a bare ``schema``, which in OpenAPI 3 means the
+        ``simple`` style (``total,3,page,1``); the header actually carries JSON, so it is
+        described with ``content: application/json`` instead.
+        """
+        from flask_smorest.pagination import PaginationMetadataSchema
+
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata (JSON)",
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         """JSON under /api/v1; elsewhere werkzeug's own response, as before the API existed."""
         if not is_api_request():
