@@ -6,11 +6,22 @@ import os
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from . import config as settings
 from .extensions import api, csrf, db, login_manager
 
 ROOT = settings.ROOT
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing absurdly nested documents as bad input instead of crashing."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON document is nested too deeply") from None
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -21,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "audit" / "static"),
     )
+    app.json = SafeJSONProvider(app)
     app.config.from_mapping(settings.from_environment(app.instance_path))
     if config:
         app.config.update(config)

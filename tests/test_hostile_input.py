@@ -153,3 +153,12 @@ def test_fuzzed_section_saves_never_crash_or_lose_answers(
             assert "SO-1.1" not in after  # "not answered" clears it
         else:
             assert after["SO-1.1"] == (answer, comment.strip())
+
+
+def test_deeply_nested_json_to_the_score_preview_is_refused(client, app, answered):
+    aid = answered["assessment_id"]
+    sign_in(client, "auditor")
+    token, _ = page_token(client, f"/assessments/{aid}")
+    response = client.post(f"/assessments/{aid}/score-preview", data=b"[" * 50_000,
+                           headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert response.status_code < 500

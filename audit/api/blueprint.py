@@ -44,13 +44,28 @@ class ApiParser(FlaskParser):
             if _has_body():
                 abort(415, message="send the request body as application/json")
             return core.missing
-        return super()._raw_load_json(req)
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            abort(400, message="the JSON body is nested too deeply")
 
     def load_files(self, req: Any, schema: Any) -> Any:
         """Files of a multipart body; any other media type is a 415."""
         if req.mimetype != "multipart/form-data":
             abort(415, message="send the file as multipart/form-data")
         return super().load_files(req, schema)
+
+
+# Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id in a URL names nothing (404), and
+# must not reach the database, where SQLite cannot even bind one over 64 bits (a 500).
+MAX_ID = 2**31 - 1
+
+
+def _ids_in_range() -> None:
+    """404 for an integer in the URL (an id) that no row can have."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            abort(404, message=f"no such {name.removesuffix('_id')}: {value} is out of range")
 
 
 def _apidoc(func: Any) -> dict[str, Any]:
@@ -72,6 +87,7 @@ class ApiBlueprint(Blueprint):
         self.tag = tag
         self._prepare_doc_cbks.append(self._prepare_kansa_doc)
         self.before_request(authenticate)
+        self.before_request(_ids_in_range)
         self.register_error_handler(ServiceError, service_error_response)
 
     def add_url_rule(  # noqa: ANN201 - flask-smorest's signature

@@ -93,7 +93,8 @@ class EvidenceOne(MethodView):
 @blp.response(
     200,
     {"type": "string", "format": "binary"},
-    content_type="application/octet-stream",
+    # served with the type stored at upload (application/pdf, image/png...), so any type
+    content_type="*/*",
     description="The file, as an attachment with its stored name and type",
 )
 @blp.errors(404)
