@@ -36,8 +36,48 @@ def _has_body() -> bool:
     return bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
 
 
+def _unstorable_text(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text (value or key) no database can store, else None.
+
+    A NUL character (PostgreSQL's text refuses it) or a lone surrogate, which JSON's
+    ``\\ud800`` escapes can produce but UTF-8 cannot encode.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _unstorable_text(key, where) or _unstorable_text(item, where)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _unstorable_text(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
 class ApiParser(FlaskParser):
-    """webargs' Flask parser that refuses a body of the wrong media type with 415."""
+    """webargs' Flask parser that refuses a body of the wrong media type with 415.
+
+    It also refuses (422) text that no database can store: NUL characters and lone surrogates.
+    """
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        data = super().parse(*args, **kwargs)
+        where = _unstorable_text(data)
+        if where is not None:
+            abort(
+                422,
+                message=f"invalid input: {where} contains a NUL character or invalid Unicode",
+                errors={where: ["must not contain NUL characters or invalid Unicode"]},
+            )
+        return data
 
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
@@ -62,10 +102,12 @@ MAX_ID = 2**31 - 1
 
 
 def _ids_in_range() -> None:
-    """404 for an integer in the URL (an id) that no row can have."""
+    """404 for a value in the URL that no row can have: an id out of range, text with NUL."""
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
             abort(404, message=f"no such {name.removesuffix('_id')}: {value} is out of range")
+        if isinstance(value, str) and "\x00" in value:
+            abort(404, message=f"no such {name}: it contains a NUL character")
 
 
 def _apidoc(func: Any) -> dict[str, Any]:
@@ -172,6 +214,8 @@ class ApiBlueprint(Blueprint):
         doc["x-kansa-scope"] = scope
         responses = doc.setdefault("responses", {})
         codes = {401, 403, *info.get("errors", ())}
+        if "requestBody" in doc:
+            codes.add(400)  # a body that cannot be parsed (malformed JSON, invalid UTF-8)
         if info.get("if_match"):
             codes |= {412, 428}
             parameters = doc.setdefault("parameters", [])

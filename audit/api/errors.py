@@ -153,9 +153,10 @@ def service_error_response(exc: ServiceError) -> Response:
     db.session.rollback()
     status = exc.status
     errors = None
-    if exc.field and status in (400, 422):
+    if exc.field is not None and status in (400, 422):
+        # an empty field name (an answer for ref "") still names the input: 422, not 400
         status = 422
-        errors = {exc.field: [exc.message]}
+        errors = {exc.field or "body": [exc.message]}
     problems = None
     if getattr(exc, "problems", None) is not None:
         problems = [p.as_dict() for p in exc.problems]

@@ -14,6 +14,12 @@ from ..checklists import RATINGS
 from ..models import ANSWER_STATUSES, FINDING_STATUSES, SEVERITIES, STATES, TIERS, TOKEN_SCOPES
 
 
+# Integer inputs end up compared with or stored in INTEGER columns (32-bit on PostgreSQL;
+# SQLite cannot even bind one over 64 bits): anything outside that range is refused with 422
+# here rather than failing in the database with a 500. Also documented as minimum/maximum.
+INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
+
+
 def _sort(*keys: str, default: str) -> fields.String:
     choices = [k for key in keys for k in (key, f"-{key}")]
     return fields.String(
@@ -144,13 +150,15 @@ class SubcontractorPatchSchema(ma.Schema):
 
     name = fields.String()
     country = fields.String(metadata={"description": "ISO 3166 alpha-2, e.g. JP"})
-    tier = fields.Integer(metadata={"description": "1 critical, 2 important, 3 standard"})
-    parent_id = fields.Integer(allow_none=True)
+    tier = fields.Integer(
+        validate=INT32, metadata={"description": "1 critical, 2 important, 3 standard"}
+    )
+    parent_id = fields.Integer(allow_none=True, validate=INT32)
     services = fields.String()
     data_categories = fields.List(fields.String())
     contract_start = fields.Date(allow_none=True)
     contract_end = fields.Date(allow_none=True)
-    audit_cadence_months = fields.Integer(allow_none=True)
+    audit_cadence_months = fields.Integer(allow_none=True, validate=INT32)
     contact_email = fields.String(allow_none=True)
     notes = fields.String()
 
@@ -158,7 +166,7 @@ class SubcontractorPatchSchema(ma.Schema):
 class SubcontractorCreateSchema(SubcontractorPatchSchema):
     name = fields.String(required=True)
     country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-2"})
-    tier = fields.Integer(required=True, metadata={"description": "1, 2 or 3"})
+    tier = fields.Integer(required=True, validate=INT32, metadata={"description": "1, 2 or 3"})
 
 
 class SubcontractorQuerySchema(ma.Schema):
@@ -203,12 +211,14 @@ class AssessmentOutSchema(ma.Schema):
 
 
 class AssessmentCreateSchema(ma.Schema):
-    subcontractor_id = fields.Integer(required=True)
+    subcontractor_id = fields.Integer(required=True, validate=INT32)
     checklist_version_id = fields.Integer(
-        required=True, metadata={"description": "A published version's id (GET /checklists)"}
+        required=True,
+        validate=INT32,
+        metadata={"description": "A published version's id (GET /checklists)"},
     )
-    auditor_ids = fields.List(fields.Integer(), required=True)
-    reviewer_id = fields.Integer(allow_none=True, load_default=None)
+    auditor_ids = fields.List(fields.Integer(validate=INT32), required=True)
+    reviewer_id = fields.Integer(allow_none=True, load_default=None, validate=INT32)
     title = fields.String(validate=validate.Length(max=200))
     period_start = fields.Date(allow_none=True)
     period_end = fields.Date(allow_none=True)
@@ -220,16 +230,16 @@ class AssessmentPatchSchema(ma.Schema):
 
     title = fields.String()
     due_date = fields.Date(allow_none=True)
-    reviewer_id = fields.Integer(allow_none=True)
+    reviewer_id = fields.Integer(allow_none=True, validate=INT32)
     period_start = fields.Date(allow_none=True)
     period_end = fields.Date(allow_none=True)
 
 
 class AssessmentQuerySchema(ma.Schema):
     state = fields.String(validate=validate.OneOf(STATES))
-    subcontractor_id = fields.Integer()
+    subcontractor_id = fields.Integer(validate=INT32)
     checklist = fields.String(metadata={"description": "Checklist slug"})
-    checklist_version_id = fields.Integer()
+    checklist_version_id = fields.Integer(validate=INT32)
     due_before = fields.Date(metadata={"description": "Due on or before this date"})
     due_after = fields.Date(metadata={"description": "Due on or after this date"})
     mine = fields.Boolean(metadata={"description": "Only those I audit or review"})
@@ -273,7 +283,11 @@ class AnswerInSchema(ma.Schema):
 
 
 class AnswerItemSchema(AnswerInSchema):
-    ref = fields.String(required=True, metadata={"description": "Item ref, e.g. SO-2.3"})
+    ref = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "Item ref, e.g. SO-2.3"},
+    )
 
 
 class AnswersInSchema(ma.Schema):
@@ -337,7 +351,7 @@ class FindingPatchSchema(ma.Schema):
 
 
 class FindingQuerySchema(ma.Schema):
-    assessment_id = fields.Integer()
+    assessment_id = fields.Integer(validate=INT32)
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
     current = fields.Boolean(metadata={"description": "true: still shown by the answers"})

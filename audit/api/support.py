@@ -53,5 +53,8 @@ def page(statement: Any, pagination: PaginationParameters) -> list[Any]:
     session = db.session
     counted = statement.order_by(None).subquery()
     pagination.item_count = session.exec(select(func.count()).select_from(counted)).one()
+    if pagination.first_item >= pagination.item_count:
+        # past the last page: nothing to fetch, and no OFFSET too large for the database
+        return []
     rows = session.exec(statement.limit(pagination.page_size).offset(pagination.first_item))
     return list(rows.all())

@@ -15,6 +15,7 @@ from ..services import Forbidden, NotFound
 from ..services import webhooks as svc
 from .auth import current_user
 from .blueprint import ApiBlueprint
+from .schemas import INT32
 from .support import page
 
 blp = ApiBlueprint(
@@ -77,7 +78,7 @@ class DeliveryOutSchema(ma.Schema):
 
 
 class DeliveryQuerySchema(ma.Schema):
-    webhook_id = ma.fields.Integer()
+    webhook_id = ma.fields.Integer(validate=INT32)
     state = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATES))
 
 
