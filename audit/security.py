@@ -38,3 +38,15 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static" and "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"  # pages show audit data: keep them out of caches
         return response
+
+
+def attachment(data: bytes | str, mimetype: str, filename: str) -> Response:
+    """A download that browsers save rather than render: stored name, sandboxed, not cached."""
+    from flask import current_app
+
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from audit.models import Checklist, ChecklistVersion, Subcontractor, User
+from audit.models import Checklist, ChecklistVersion, Subcontractor, User  # noqa: F401 - re-exported
 from audit.services import assessments, subcontractors, users
 
 PASSWORD = "correct horse battery staple"

@@ -10,6 +10,7 @@ from flask_smorest import Page
 
 from ..extensions import db
 from ..models import ChecklistItem, Evidence
+from ..security import attachment
 from ..services import NotFound
 from ..services import evidence as evidence_svc
 from .assessments import load
@@ -102,9 +103,4 @@ def download(evidence_id: int) -> Response:
     """Download the file's bytes (sent as an attachment, never inline)."""
     evidence, data = evidence_svc.content(db.session, evidence_id)
     load(evidence.assessment_id)
-    response = current_app.response_class(data, mimetype=evidence.content_type)
-    response.headers.set("Content-Disposition", "attachment", filename=evidence.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(data, evidence.content_type, evidence.filename)

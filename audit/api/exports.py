@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from flask.views import MethodView
 
 from ..extensions import db
+from ..security import attachment
 from ..services import exports
 from .assessments import load
 from .blueprint import ApiBlueprint
@@ -33,13 +34,11 @@ class AnswersCsv(MethodView):
     def get(self, assessment_id: int) -> Response:
         """Every item of the pinned checklist version with its answer, as CSV."""
         assessment = load(assessment_id)
-        response = current_app.response_class(
-            exports.answers_csv(db.session, assessment), mimetype="text/csv"
+        return attachment(
+            exports.answers_csv(db.session, assessment),
+            "text/csv",
+            f"kansa-assessment-{assessment_id}.csv",
         )
-        response.headers.set(
-            "Content-Disposition", "attachment", filename=f"kansa-assessment-{assessment_id}.csv"
-        )
-        return response
 
 
 @blp.route("/assessments/<int:assessment_id>/oscal")

@@ -13,7 +13,6 @@ from marshmallow import fields, validate
 from ..checklists import RATINGS
 from ..models import ANSWER_STATUSES, FINDING_STATUSES, SEVERITIES, STATES, TIERS, TOKEN_SCOPES
 
-
 # Integer inputs end up compared with or stored in INTEGER columns (32-bit on PostgreSQL;
 # SQLite cannot even bind one over 64 bits): anything outside that range is refused with 422
 # here rather than failing in the database with a 500. Also documented as minimum/maximum.

@@ -45,6 +45,7 @@ from ..models import (
     Subcontractor,
     User,
 )
+from ..security import attachment
 from ..services import ServiceError, events
 from ..services import assessments as svc
 from ..services import evidence as evidence_svc
@@ -488,12 +489,7 @@ def download_evidence(evidence_id: int) -> Response:
     except ServiceError:
         abort(404, f"There is no evidence file {evidence_id}.")
     _load(evidence.assessment_id)
-    response = current_app.response_class(data, mimetype=evidence.content_type)
-    response.headers.set("Content-Disposition", "attachment", filename=evidence.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(data, evidence.content_type, evidence.filename)
 
 
 # ------------------------------------------------------------------------------ exports
@@ -505,13 +501,11 @@ def export_csv(assessment_id: int) -> Response:
     from ..services import exports
 
     assessment = _load(assessment_id)
-    response = current_app.response_class(
-        exports.answers_csv(db.session, assessment), mimetype="text/csv"
+    return attachment(
+        exports.answers_csv(db.session, assessment),
+        "text/csv",
+        f"kansa-assessment-{assessment.id}.csv",
     )
-    response.headers.set(
-        "Content-Disposition", "attachment", filename=f"kansa-assessment-{assessment.id}.csv"
-    )
-    return response
 
 
 @bp.route("/assessments/<int:assessment_id>/oscal.json")
