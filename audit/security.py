@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from typing import Any
+
+from flask import Flask, Response, abort, request
+from werkzeug.routing import IntegerConverter
 
 # No inline script or style anywhere: the pages load kansa.css and assessment.js from /static.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -21,8 +24,27 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` that matches only ids a database column can hold (else the URL is a 404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
-    """Add the security headers to every response."""
+    """Add the security headers to every response, and refuse text no database can store."""
+    app.url_map.converters["int"] = BoundedIntConverter
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        if request.path.startswith("/static/"):
+            return
+        values = list(request.args.values())
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += list(request.form.values())
+        if any("\x00" in value for value in values):
+            abort(400, "Text fields must not contain NUL characters; nothing was saved.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -162,3 +162,30 @@ def test_deeply_nested_json_to_the_score_preview_is_refused(client, app, answere
     response = client.post(f"/assessments/{aid}/score-preview", data=b"[" * 50_000,
                            headers={"Content-Type": "application/json", "X-CSRFToken": token})
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("url", ["/assessments/99999999999999999999",
+                                 "/subcontractors/9223372036854775808",
+                                 "/evidence/4294967296/download"])
+def test_ids_too_large_for_the_database_are_not_found(client, answered, url):
+    sign_in(client, "viewer")
+    assert client.get(url).status_code == 404
+
+
+def test_nul_characters_in_form_text_are_refused(client, app, answered):
+    sign_in(client, "auditor")
+    token = page_token(client, "/subcontractors/new")[0]
+    response = client.post("/subcontractors/new", data={
+        "csrf_token": token, "name": "Nul\x00 Co", "country": "JP", "tier": "1"})
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+    aid = answered["assessment_id"]
+    token, html = page_token(client, f"/assessments/{aid}?section=SO-1")
+    response = client.post(f"/assessments/{aid}/sections/SO-1", data={
+        "csrf_token": token, "revision": revision_in(html),
+        "answer-SO-1.1": "partial", "comment-SO-1.1": "a\x00b"})
+    assert response.status_code == 400
+    assert saved_answers(app, aid)["SO-1.1"] == ("partial", "kept")
+    with app.app_context():
+        assert not db.session.exec(
+            select(Subcontractor).where(Subcontractor.name.like("Nul%"))).all()
