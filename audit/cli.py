@@ -55,7 +55,7 @@ def _database_errors(func):  # noqa: ANN001, ANN202 - decorator
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_group() -> None:
-    pass
+    """Database schema (Alembic migrations)."""
 
 
 @db_group.command("upgrade", help="Apply migrations up to REVISION (default: head).")
@@ -88,7 +88,7 @@ def _safe_url(url: str) -> str:
 
 @click.group("checklists", cls=AppGroup, help="Load, list and show versioned checklists.")
 def checklists_group() -> None:
-    pass
+    """Load, list and show versioned checklists."""
 
 
 @checklists_group.command("load", help="Validate and publish checklist files (default: all).")
@@ -186,7 +186,7 @@ def checklists_show(slug: str, version: str | None, lang: str) -> None:
 
 @click.group("users", cls=AppGroup, help="Manage user accounts.")
 def users_group() -> None:
-    pass
+    """Manage user accounts."""
 
 
 @users_group.command("create", help="Create a user; the password comes from a prompt.")
@@ -214,7 +214,7 @@ def users_create(email: str, role: str, name: str | None, password_stdin: bool) 
 
 @click.group("seed", cls=AppGroup, help="Load demonstration data.")
 def seed_group() -> None:
-    pass
+    """Load demonstration data."""
 
 
 @seed_group.command("demo", help="Users, subcontractors and assessments from seeds/.")
@@ -239,7 +239,7 @@ def seed_demo(if_empty: bool) -> None:
 
 @click.group("webhooks", cls=AppGroup, help="Send webhook deliveries from the outbox.")
 def webhooks_group() -> None:
-    pass
+    """Send webhook deliveries from the outbox."""
 
 
 @webhooks_group.command("worker", help="Claim and send due deliveries until stopped.")
@@ -273,7 +273,7 @@ def webhooks_worker(once: bool, batch: int, poll: float, max_seconds: float | No
 
 @click.group("audit", cls=AppGroup, help="The tamper-evident audit trail.")
 def audit_group() -> None:
-    pass
+    """The tamper-evident audit trail."""
 
 
 @audit_group.command("verify", help="Check every event's hash and its link to the previous one.")
@@ -304,7 +304,7 @@ def audit_verify(head: str | None, expected: int | None) -> None:
 
 @click.group("tokens", cls=AppGroup, help="API tokens: create, list and revoke.")
 def tokens_group() -> None:
-    pass
+    """API tokens: create, list and revoke."""
 
 
 @tokens_group.command("create", help="Create an API token for EMAIL; prints the secret once.")
