@@ -200,12 +200,10 @@ def test_backoff_doubles_up_to_a_ceiling():
 
 def test_a_claimed_row_is_not_claimed_by_another_worker(app, session, people, receiver):
     register(session, people, receiver.url)
-    for n in range(3):
-        assessment = ready_assessment(session, factories.Team(
-            people.admin, people.auditor, people.auditor2, people.reviewer, people.viewer))
+    for _ in range(3):
+        assessment = ready_assessment(session, people)
         svc.submit(session, people.auditor, assessment, None)
         session.commit()
-        _ = n
     first = webhooks.claim(session, "worker-a", batch=2)
     # another worker in its own connection sees only what is left
     from sqlmodel import Session
@@ -238,8 +236,8 @@ def test_concurrent_workers_never_send_a_delivery_twice(app, session, people, re
 
     def work(name):
         with app.app_context(), Session(db.engine_for(app)) as mine:
-            while webhooks.run_once(mine, name, batch=2):
-                pass
+            while webhooks.run_once(mine, name, batch=2) > 0:
+                continue
 
     threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(3)]
     for t in threads:
@@ -305,4 +303,3 @@ def test_worker_command_sends_once(runner, session, people, receiver):
     assert result.exit_code == 0, result.output
     assert "1 deliveries attempted" in result.output
     assert len(receiver.received) == 1
-    _ = User
