@@ -501,3 +501,23 @@ def test_an_assessment_stays_pinned_to_its_version(session, lists: Path, make_us
                 select(ChecklistItem).where(ChecklistItem.version_id == v1.id)
             ).all()
         }
+
+
+def test_only_admins_publish_uploads(app, make_user):
+    from audit.services import Forbidden
+    from audit.services.checklists import publish_upload
+
+    raw = (ROOT / "checklists" / "safety-management" / "1.0.0.yaml").read_bytes()
+    auditor_id = make_user("uploader@example.com", "auditor")
+    admin_id = make_user("chief@example.com", "admin")
+    with app.app_context():
+        from audit.models import ChecklistVersion, User
+
+        session = db.session
+        with pytest.raises(Forbidden):
+            publish_upload(session, raw, "1.0.0.yaml", session.get(User, auditor_id))
+        with pytest.raises(Forbidden):
+            publish_upload(session, raw, "1.0.0.yaml", None)
+        assert session.exec(select(ChecklistVersion)).all() == []
+        made = publish_upload(session, raw, "1.0.0.yaml", session.get(User, admin_id))
+        assert made.created and made.version.version == "1.0.0"

@@ -219,7 +219,15 @@ def load_paths(
 def publish_upload(
     session: Session, raw: bytes, name: str, actor: User | None, max_bytes: int = 1 << 20
 ) -> Published:
-    """Validate and publish an uploaded file exactly as the command line does, then commit."""
+    """Validate and publish an uploaded file exactly as the command line does, then commit.
+
+    Uploads come from people (the API), so only admins may publish; the command line, run by
+    an operator on the server, calls ``load_paths`` instead.
+    """
+    if actor is None or actor.role != "admin":
+        from . import Forbidden
+
+        raise Forbidden("only admins publish checklist versions")
     definition = parse_bytes(raw, name, max_bytes)
     try:
         result = publish(session, definition, name, actor)
