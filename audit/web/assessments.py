@@ -102,6 +102,21 @@ def _load(assessment_id: int) -> Assessment:
     return assessment
 
 
+def _editable(assessment_id: int, refusal: str) -> Assessment:
+    """The assessment, if the signed-in user may change it now (else 403 with ``refusal``)."""
+    assessment = _load(assessment_id)
+    if not svc.can_edit(db.session, current_user, assessment):
+        abort(403, refusal)
+    return assessment
+
+
+def _valid(form: FlaskForm) -> FlaskForm:
+    """The form, once its CSRF token and fields check out (else 400)."""
+    if not form.validate_on_submit():
+        abort(400, "The form was incomplete; reload the page and try again.")
+    return form
+
+
 def _revision(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
@@ -261,16 +276,14 @@ def detail(assessment_id: int) -> str:
 def save_section(assessment_id: int, section_ref: str) -> Response | tuple[str, int]:
     """Save one section's answers; other sections are untouched."""
     session = db.session
-    assessment = _load(assessment_id)
-    if not svc.can_edit(session, current_user, assessment):
-        abort(403, "You cannot change this assessment (not assigned, or no longer open).")
+    assessment = _editable(
+        assessment_id, "You cannot change this assessment (not assigned, or no longer open)."
+    )
     checklist = svc.definition(session, assessment)
     section = next((s for s in checklist.sections if s.ref == section_ref), None)
     if section is None:
         abort(404, f"There is no section {section_ref} in this checklist.")
-    form = RevisionForm()
-    if not form.validate_on_submit():
-        abort(400, "The form was incomplete; reload the page and try again.")
+    form = _valid(RevisionForm())
     typed: dict[str, tuple[str | None, str]] = {}
     inputs: list[svc.AnswerInput] = []
     errors: dict[str, str] = {}
@@ -340,12 +353,8 @@ def score_preview(assessment_id: int) -> Response | tuple[Response, int]:
 @login_required
 def submit(assessment_id: int) -> Response | tuple[str, int]:
     session = db.session
-    assessment = _load(assessment_id)
-    if not svc.can_edit(session, current_user, assessment):
-        abort(403, "You cannot submit this assessment.")
-    form = RevisionForm()
-    if not form.validate_on_submit():
-        abort(400, "The form was incomplete; reload the page and try again.")
+    assessment = _editable(assessment_id, "You cannot submit this assessment.")
+    form = _valid(RevisionForm())
     try:
         svc.submit(session, current_user, assessment, form.revision.data)
         session.commit()
@@ -394,9 +403,7 @@ def _decide(assessment_id: int, decision: str) -> Response | tuple[str, int]:
     assessment = _load(assessment_id)
     if assessment.state != "submitted" or not svc.can_review(session, current_user, assessment):
         abort(403, "Only the assigned reviewer, who is not one of its auditors, may review it.")
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        abort(400, "The form was incomplete; reload the page and try again.")
+    form = _valid(ReviewForm())
     try:
         if decision == "approve":
             svc.approve(
@@ -447,12 +454,8 @@ def return_(assessment_id: int) -> Response | tuple[str, int]:
 @login_required
 def upload_evidence(assessment_id: int) -> Response | tuple[str, int]:
     session = db.session
-    assessment = _load(assessment_id)
-    if not svc.can_edit(session, current_user, assessment):
-        abort(403, "You cannot add evidence to this assessment.")
-    form = EvidenceForm()
-    if not form.validate_on_submit():
-        abort(400, "The form was incomplete; reload the page and try again.")
+    assessment = _editable(assessment_id, "You cannot add evidence to this assessment.")
+    form = _valid(EvidenceForm())
     upload = request.files.get("file")
     item_ref = form.item_ref.data or None
     section = request.form.get("section")
