@@ -352,9 +352,7 @@ class CapSchema(StrictSchema):
         required=True, validate=validate.OneOf(RATINGS, error="must be one of: {choices}")
     )
     answer = fields.String(
-        validate=validate.OneOf(
-            SCORED_ANSWERS[1:], error="must be partial or non_compliant"
-        )
+        validate=validate.OneOf(SCORED_ANSWERS[1:], error="must be partial or non_compliant")
     )
     threshold = fields.Float(validate=validate.Range(0, 100, error="must be 0..100"))
     items = fields.List(fields.String(), validate=validate.Length(min=1))
@@ -383,9 +381,7 @@ class ScoringSchema(StrictSchema):
         values=fields.Float(validate=validate.Range(0, 1, error="must be 0..1")),
     )
     bands = fields.Dict(
-        keys=fields.String(
-            validate=validate.OneOf(RATINGS[:-1], error="bands are for {choices}")
-        ),
+        keys=fields.String(validate=validate.OneOf(RATINGS[:-1], error="bands are for {choices}")),
         values=fields.Float(validate=validate.Range(0, 100, error="must be 0..100")),
     )
     caps = fields.List(fields.Nested(CapSchema))
@@ -591,9 +587,7 @@ def parse_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> ChecklistDe
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ChecklistError(
-                f"{source}: file is {size} bytes, over the {max_bytes} byte limit"
-            )
+            raise ChecklistError(f"{source}: file is {size} bytes, over the {max_bytes} byte limit")
         raw = path.read_bytes()
     except OSError as exc:
         raise ChecklistError(f"{source}: cannot read file ({exc.strerror})") from None

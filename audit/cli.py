@@ -20,7 +20,12 @@ from .services import users as user_service
 
 def register(app: Flask) -> None:
     for group in (
-        db_group, checklists_group, users_group, seed_group, webhooks_group, audit_group,
+        db_group,
+        checklists_group,
+        users_group,
+        seed_group,
+        webhooks_group,
+        audit_group,
         tokens_group,
     ):
         app.cli.add_command(group)
@@ -311,7 +316,10 @@ def tokens_group() -> None:
 @click.argument("email")
 @click.option("--scope", required=True, type=click.Choice(("read", "write", "admin")))
 @click.option(
-    "--expires", "expires_days", type=click.IntRange(1, 3650), metavar="DAYS",
+    "--expires",
+    "expires_days",
+    type=click.IntRange(1, 3650),
+    metavar="DAYS",
     help="Days until the token stops working (default: never).",
 )
 @click.option("--name", help="What the token is for (default: cli-<date>).")
@@ -331,8 +339,13 @@ def tokens_create(email: str, scope: str, expires_days: int | None, name: str | 
         raise _fail(f"no user {email!r}; create it with `flask users create`")
     try:
         token, secret = token_service.create(
-            db.session, user, name=name or f"cli-{date.today():%Y-%m-%d}", scope=scope,
-            expires_days=expires_days, actor=None, actor_label="cli",
+            db.session,
+            user,
+            name=name or f"cli-{date.today():%Y-%m-%d}",
+            scope=scope,
+            expires_days=expires_days,
+            actor=None,
+            actor_label="cli",
         )
         db.session.commit()
     except ServiceError as exc:

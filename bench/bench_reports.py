@@ -129,7 +129,10 @@ def child(args: argparse.Namespace) -> None:
 def run_child(*extra: str) -> dict[str, Any]:
     """Run this script as a child with ``extra`` arguments; its last line of JSON."""
     out = subprocess.run(
-        [sys.executable, __file__, *extra], capture_output=True, text=True, check=True,
+        [sys.executable, __file__, *extra],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -175,16 +178,19 @@ def measure(size: int, lang: str, runs: int, folder: Path) -> dict[str, Any]:
         )
     html_path = folder / f"bench-{size}-{lang}.html"
     html_path.write_text(html, encoding="utf-8")
-    mem_full = run_child("--child", "full", "--db", url, "--assessment", str(assessment_id),
-                         "--lang", lang)
+    mem_full = run_child(
+        "--child", "full", "--db", url, "--assessment", str(assessment_id), "--lang", lang
+    )
     mem_alone = run_child("--child", "weasy", "--html", str(html_path))
 
     client = app.test_client()
     from tests.conftest import csrf_token
 
     token = csrf_token(client, "/auth/login")
-    client.post("/auth/login", data={"email": viewer_email, "password": sample.PASSWORD,
-                                     "csrf_token": token})
+    client.post(
+        "/auth/login",
+        data={"email": viewer_email, "password": sample.PASSWORD, "csrf_token": token},
+    )
     target = f"/assessments/{assessment_id}/report.pdf?lang={lang}"
     start = time.perf_counter()
     first = client.get(target)
@@ -237,20 +243,28 @@ def main() -> None:
 
     import weasyprint
 
-    print(f"Python {platform.python_version()}, WeasyPrint {weasyprint.__version__}, "
-          f"{os.cpu_count()} cores, {platform.machine()}, best of {args.runs}")
+    print(
+        f"Python {platform.python_version()}, WeasyPrint {weasyprint.__version__}, "
+        f"{os.cpu_count()} cores, {platform.machine()}, best of {args.runs}"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="kansa-bench-reports-") as tmp:
         for lang in args.langs:
             for size in args.sizes:
                 row = measure(size, lang, args.runs, Path(tmp))
                 rows.append(row)
-                print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                                  for k, v in row.items()}), flush=True)
+                print(
+                    json.dumps(
+                        {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+                    ),
+                    flush=True,
+                )
     print()
-    print("| items | lang | pages | PDF | full report | WeasyPrint alone | ratio "
-          "| model + hash + template | peak RSS full / alone | growth full / alone "
-          "| first GET (miss) | cached GET |")
+    print(
+        "| items | lang | pages | PDF | full report | WeasyPrint alone | ratio "
+        "| model + hash + template | peak RSS full / alone | growth full / alone "
+        "| first GET (miss) | cached GET |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         own = r["model_ms"] + r["hash_ms"] + r["template_ms"]

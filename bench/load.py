@@ -72,8 +72,12 @@ REVISION_INPUT = re.compile(r'name="revision" value="(\d+)"')
 
 
 def psql_env(args: argparse.Namespace) -> dict[str, str]:
-    return {**os.environ, "PGHOST": args.pg_host, "PGPORT": str(args.pg_port),
-            "PGUSER": args.pg_user}
+    return {
+        **os.environ,
+        "PGHOST": args.pg_host,
+        "PGPORT": str(args.pg_port),
+        "PGUSER": args.pg_user,
+    }
 
 
 def database_url(args: argparse.Namespace) -> str:
@@ -82,8 +86,9 @@ def database_url(args: argparse.Namespace) -> str:
 
 def create_database(args: argparse.Namespace) -> None:
     env = psql_env(args)
-    subprocess.run(["dropdb", "--if-exists", args.db], env=env, check=True,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["dropdb", "--if-exists", args.db], env=env, check=True, stderr=subprocess.DEVNULL
+    )
     subprocess.run(["createdb", args.db], env=env, check=True)
 
 
@@ -92,8 +97,12 @@ def drop_database(args: argparse.Namespace) -> None:
 
 
 def app_env(args: argparse.Namespace, secret_key: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url(args), "SECRET_KEY": secret_key,
-            "KANSA_ENV": "development"}
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(args),
+        "SECRET_KEY": secret_key,
+        "KANSA_ENV": "development",
+    }
 
 
 @dataclass
@@ -112,8 +121,7 @@ def populate(args: argparse.Namespace, secret_key: str) -> list[Client]:
     env = app_env(args, secret_key)
     flask = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi"]
     for command in (["db", "upgrade"], ["checklists", "load"]):
-        subprocess.run(flask + command, cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(flask + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
     from sqlmodel import select
 
@@ -144,13 +152,18 @@ def populate(args: argparse.Namespace, secret_key: str) -> list[Client]:
         for a in range(args.assessments):
             members = [i for i in range(args.clients) if i % args.assessments == a]
             company = subcontractors.create(
-                session, admin, {"name": f"Load Subcontractor {a:02d}", "country": "JP",
-                                 "tier": 1 + a % 3}
+                session,
+                admin,
+                {"name": f"Load Subcontractor {a:02d}", "country": "JP", "tier": 1 + a % 3},
             )
             session.flush()
             assessment = assessments.create(
-                session, admin, subcontractor_id=company.id, checklist_version_id=version.id,
-                auditor_ids=[people[i].id for i in members], reviewer_id=reviewer.id,
+                session,
+                admin,
+                subcontractor_id=company.id,
+                checklist_version_id=version.id,
+                auditor_ids=[people[i].id for i in members],
+                reviewer_id=reviewer.id,
                 title=f"Load assessment {a:02d}",
             )
             session.flush()
@@ -161,8 +174,9 @@ def populate(args: argparse.Namespace, secret_key: str) -> list[Client]:
                     for k, item in enumerate(items)
                     if k % len(members) == slot
                 }
-                made.append(Client(i, people[i].id, people[i].email, secret, assessment.id,
-                                   owned, sections))
+                made.append(
+                    Client(i, people[i].id, people[i].email, secret, assessment.id, owned, sections)
+                )
         session.commit()
     db.engine_for(app).dispose()
     return sorted(made, key=lambda c: c.index)
@@ -187,10 +201,20 @@ class Browser:
         self.user_agent = f"kansa-load/{name}"
         self.timeout = timeout
 
-    def request(self, method: str, path: str, *, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
-        sent = {"User-Agent": self.user_agent, "Host": f"{HOST}:{self.port}",
-                "Connection": "close", **(headers or {})}
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = {
+            "User-Agent": self.user_agent,
+            "Host": f"{HOST}:{self.port}",
+            "Connection": "close",
+            **(headers or {}),
+        }
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
@@ -224,10 +248,12 @@ class Figures:
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     ops: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     outcomes: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     problems: list[str] = field(default_factory=list)
 
     def request(self, kind: str, status: int | None, seconds: float) -> None:
@@ -277,8 +303,16 @@ class Ledger:
 
 
 class Worker(threading.Thread):
-    def __init__(self, client: Client, port: int, deadline: float, mix: list[tuple[str, int]],
-                 figures: Figures, seed: int, timeout: float) -> None:
+    def __init__(
+        self,
+        client: Client,
+        port: int,
+        deadline: float,
+        mix: list[tuple[str, int]],
+        figures: Figures,
+        seed: int,
+        timeout: float,
+    ) -> None:
         super().__init__(name=f"client-{client.index:02d}", daemon=True)
         self.client = client
         self.port = port
@@ -302,8 +336,7 @@ class Worker(threading.Thread):
             return None
         self.figures.request(kind, reply.status, time.perf_counter() - started)
         if reply.status >= 500:
-            self.figures.problem(f"{kind}: {method} {path} -> {reply.status}: "
-                                 f"{reply.body[:200]!r}")
+            self.figures.problem(f"{kind}: {method} {path} -> {reply.status}: {reply.body[:200]!r}")
         return reply
 
     def unexpected(self, kind: str, reply: Reply | None) -> str:
@@ -339,11 +372,21 @@ class Worker(threading.Thread):
         if page is None or page.status != 200:
             return self.unexpected("signin GET", page)
         token = CSRF_INPUT.search(page.body.decode())
-        form = urllib.parse.urlencode({"csrf_token": token.group(1) if token else "",
-                                       "email": self.client.email, "password": PASSWORD})
-        reply = self.send(fresh, "signin: POST /auth/login", "POST", "/auth/login",
-                          body=form.encode(),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        form = urllib.parse.urlencode(
+            {
+                "csrf_token": token.group(1) if token else "",
+                "email": self.client.email,
+                "password": PASSWORD,
+            }
+        )
+        reply = self.send(
+            fresh,
+            "signin: POST /auth/login",
+            "POST",
+            "/auth/login",
+            body=form.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         if reply is None or reply.status != 302:
             if reply is not None and reply.status == 429:
                 return "throttled"
@@ -357,8 +400,9 @@ class Worker(threading.Thread):
         choices = [s for s, refs in c.sections.items() if any(r in c.owned for r in refs)]
         section = self.random.choice(choices)
         path = f"/assessments/{c.assessment_id}"
-        page = self.send(self.browser, "web_save: GET section page", "GET",
-                         f"{path}?section={section}")
+        page = self.send(
+            self.browser, "web_save: GET section page", "GET", f"{path}?section={section}"
+        )
         if page is None or page.status != 200:
             return self.unexpected("web_save GET", page)
         text = page.body.decode()
@@ -368,26 +412,39 @@ class Worker(threading.Thread):
         if not (form and token and revision):
             self.figures.problem(f"web_save: no section form on {path}?section={section}")
             return "error"
-        fields = [("csrf_token", token.group(1)), ("revision", revision.group(1)),
-                  ("then", section)]
+        fields = [
+            ("csrf_token", token.group(1)),
+            ("revision", revision.group(1)),
+            ("then", section),
+        ]
         mine: list[tuple[str, str]] = []
         for ref in c.sections[section]:
             if ref in c.owned:
                 comment = self.comment()
-                fields += [(f"answer-{ref}", self.random.choice(c.owned[ref])),
-                           (f"comment-{ref}", comment)]
+                fields += [
+                    (f"answer-{ref}", self.random.choice(c.owned[ref])),
+                    (f"comment-{ref}", comment),
+                ]
                 mine.append((ref, comment))
             else:  # what the page shows for the others' items, sent back unchanged
-                checked = re.search(rf'name="answer-{re.escape(ref)}" value="([^"]*)" checked',
-                                    form.group(0))
-                shown = re.search(rf'id="comment-{re.escape(ref)}"[^>]*>(.*?)</textarea>',
-                                  form.group(0), re.S)
-                fields += [(f"answer-{ref}", checked.group(1) if checked else ""),
-                           (f"comment-{ref}", html.unescape(shown.group(1)) if shown else "")]
-        reply = self.send(self.browser, "web_save: POST section", "POST",
-                          f"{path}/sections/{section}",
-                          body=urllib.parse.urlencode(fields).encode(),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+                checked = re.search(
+                    rf'name="answer-{re.escape(ref)}" value="([^"]*)" checked', form.group(0)
+                )
+                shown = re.search(
+                    rf'id="comment-{re.escape(ref)}"[^>]*>(.*?)</textarea>', form.group(0), re.S
+                )
+                fields += [
+                    (f"answer-{ref}", checked.group(1) if checked else ""),
+                    (f"comment-{ref}", html.unescape(shown.group(1)) if shown else ""),
+                ]
+        reply = self.send(
+            self.browser,
+            "web_save: POST section",
+            "POST",
+            f"{path}/sections/{section}",
+            body=urllib.parse.urlencode(fields).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         return self.settle(reply, mine, ok=(302,), conflict=(409,), kind="web_save POST")
 
     def api_write(self) -> str:
@@ -400,16 +457,35 @@ class Worker(threading.Thread):
             return self.unexpected("api_write GET", current)
         refs = self.random.sample(sorted(c.owned), k=min(len(c.owned), self.random.randint(1, 3)))
         mine = [(ref, self.comment()) for ref in refs]
-        body = {"answers": [{"ref": ref, "status": self.random.choice(c.owned[ref]),
-                             "comment": comment} for ref, comment in mine]}
-        reply = self.send(self.api, "api_write: PATCH answers (If-Match)", "PATCH", path,
-                          body=json.dumps(body).encode(),
-                          headers={**auth, "Content-Type": "application/json",
-                                   "If-Match": current.headers.get("ETag", "")})
+        body = {
+            "answers": [
+                {"ref": ref, "status": self.random.choice(c.owned[ref]), "comment": comment}
+                for ref, comment in mine
+            ]
+        }
+        reply = self.send(
+            self.api,
+            "api_write: PATCH answers (If-Match)",
+            "PATCH",
+            path,
+            body=json.dumps(body).encode(),
+            headers={
+                **auth,
+                "Content-Type": "application/json",
+                "If-Match": current.headers.get("ETag", ""),
+            },
+        )
         return self.settle(reply, mine, ok=(200,), conflict=(412,), kind="api_write PATCH")
 
-    def settle(self, reply: Reply | None, mine: list[tuple[str, str]], *, ok: tuple[int, ...],
-               conflict: tuple[int, ...], kind: str) -> str:
+    def settle(
+        self,
+        reply: Reply | None,
+        mine: list[tuple[str, str]],
+        *,
+        ok: tuple[int, ...],
+        conflict: tuple[int, ...],
+        kind: str,
+    ) -> str:
         aid = self.client.assessment_id
         if reply is not None and reply.status in ok:
             for ref, comment in mine:
@@ -423,16 +499,24 @@ class Worker(threading.Thread):
         return self.unexpected(kind, reply)
 
     def report_web(self) -> str:
-        reply = self.send(self.browser, "report_web: GET report.pdf (page)", "GET",
-                          f"/assessments/{self.client.assessment_id}/report.pdf")
+        reply = self.send(
+            self.browser,
+            "report_web: GET report.pdf (page)",
+            "GET",
+            f"/assessments/{self.client.assessment_id}/report.pdf",
+        )
         if reply is not None and reply.status == 200 and reply.body.startswith(b"%PDF"):
             return "ok"
         return self.unexpected("report_web", reply)
 
     def report_api(self) -> str:
-        reply = self.send(self.api, "report_api: GET report.pdf (API)", "GET",
-                          f"/api/v1/assessments/{self.client.assessment_id}/report.pdf",
-                          headers={"Authorization": f"Bearer {self.client.token}"})
+        reply = self.send(
+            self.api,
+            "report_api: GET report.pdf (API)",
+            "GET",
+            f"/api/v1/assessments/{self.client.assessment_id}/report.pdf",
+            headers={"Authorization": f"Bearer {self.client.token}"},
+        )
         if reply is not None and reply.status == 200 and reply.body.startswith(b"%PDF"):
             return "ok"
         return self.unexpected("report_api", reply)
@@ -447,12 +531,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(args: argparse.Namespace, secret_key: str, port: int,
-                   log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(args.workers),
-               "-b", f"{HOST}:{port}", "--error-logfile", str(log), "wsgi:app"]
-    server = subprocess.Popen(command, cwd=ROOT, env=app_env(args, secret_key),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_gunicorn(
+    args: argparse.Namespace, secret_key: str, port: int, log: Path
+) -> subprocess.Popen:
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "-w",
+        str(args.workers),
+        "-b",
+        f"{HOST}:{port}",
+        "--error-logfile",
+        str(log),
+        "wsgi:app",
+    ]
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=app_env(args, secret_key),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     probe = Browser(port, "probe", 5)
     for _ in range(150):  # at most ~30 s
         if server.poll() is not None:
@@ -551,38 +649,47 @@ def verify(args: argparse.Namespace, secret_key: str, ledgers: list[Ledger]) -> 
             (aid, ref): comment
             for aid, ref, comment in session.exec(
                 select(Answer.assessment_id, ChecklistItem.ref, Answer.comment).join(
-                    ChecklistItem, ChecklistItem.id == Answer.item_id)
+                    ChecklistItem, ChecklistItem.id == Answer.item_id
+                )
             ).all()
         }
         logged: set[tuple[str, str]] = set()
         for object_id, after in session.exec(
             select(AuditEvent.object_id, AuditEvent.after).where(
-                AuditEvent.action == "answer.saved")
+                AuditEvent.action == "answer.saved"
+            )
         ).all():
             if after and after.get("comment"):
                 logged.add((object_id, after["comment"]))
         saved = [entry for ledger in ledgers for entry in ledger.saved]
-        lost = [(key, comment, stored.get(key)) for ledger in ledgers
-                for key, comment in ledger.last.items() if stored.get(key) != comment]
+        lost = [
+            (key, comment, stored.get(key))
+            for ledger in ledgers
+            for key, comment in ledger.last.items()
+            if stored.get(key) != comment
+        ]
         unlogged = [e for e in saved if (f"{e[0]}:{e[1]}", e[2]) not in logged]
         refused = {comment for ledger in ledgers for _, _, comment in ledger.refused}
-        ghosts = sorted({c for c in stored.values() if c in refused}
-                        | {c for _, c in logged if c in refused})
+        ghosts = sorted(
+            {c for c in stored.values() if c in refused} | {c for _, c in logged if c in refused}
+        )
         chain = events.verify(session)
     db.engine_for(app).dispose()
     print("\nChecks (from the database)")
-    print(f"  writes answered as saved: {len(saved):,} item answers; refused as conflicts: "
-          f"{sum(len(ledger.refused) for ledger in ledgers):,}")
-    print(f"  items whose stored comment is not their owner's last saved write (lost): "
-          f"{len(lost)}")
+    print(
+        f"  writes answered as saved: {len(saved):,} item answers; refused as conflicts: "
+        f"{sum(len(ledger.refused) for ledger in ledgers):,}"
+    )
+    print(f"  items whose stored comment is not their owner's last saved write (lost): {len(lost)}")
     print(f"  saved writes without their answer.saved audit event: {len(unlogged)}")
     print(f"  refused writes found in answers or audit events (ghosts): {len(ghosts)}")
     print(f"  audit chain: {'intact' if chain.ok else 'BROKEN'} ({chain.count:,} events)")
     if lost:
         failures.append(f"{len(lost)} lost answers, e.g. {lost[:3]}")
     if unlogged:
-        failures.append(f"{len(unlogged)} saved writes missing from the audit trail, "
-                        f"e.g. {unlogged[:3]}")
+        failures.append(
+            f"{len(unlogged)} saved writes missing from the audit trail, e.g. {unlogged[:3]}"
+        )
     if ghosts:
         failures.append(f"{len(ghosts)} refused writes were stored, e.g. {ghosts[:3]}")
     if not chain.ok:
@@ -600,24 +707,30 @@ def print_tables(figures: Figures, seconds: float) -> None:
     print(head + "".join(f" {c:>7}" for c in columns))
     for kind in sorted(figures.requests):
         values = figures.requests[kind]
-        row = (f"  {kind:<40} {len(values):>6} {len(values) / seconds:>7.1f} "
-               f"{percentile(values, 50) * 1000:>8.1f} {percentile(values, 95) * 1000:>8.1f} "
-               f"{percentile(values, 99) * 1000:>8.1f}")
+        row = (
+            f"  {kind:<40} {len(values):>6} {len(values) / seconds:>7.1f} "
+            f"{percentile(values, 50) * 1000:>8.1f} {percentile(values, 95) * 1000:>8.1f} "
+            f"{percentile(values, 99) * 1000:>8.1f}"
+        )
         print(row + "".join(f" {figures.statuses[kind].get(c, 0):>7}" for c in columns))
     total = sum(len(v) for v in figures.requests.values())
     print(f"  {'all requests':<40} {total:>6} {total / seconds:>7.1f}")
     print("\nOperations (end to end, every request of the operation)")
-    print(f"  {'operation':<12} {'n':>6} {'ops/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-          f" {'ok':>6} {'conflict':>8} {'throttled':>9} {'error':>6}")
+    print(
+        f"  {'operation':<12} {'n':>6} {'ops/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'ok':>6} {'conflict':>8} {'throttled':>9} {'error':>6}"
+    )
     for name in OPERATIONS:
         values = figures.ops.get(name, [])
         if not values:
             continue
         o = figures.outcomes[name]
-        print(f"  {name:<12} {len(values):>6} {len(values) / seconds:>7.1f} "
-              f"{percentile(values, 50) * 1000:>8.1f} {percentile(values, 95) * 1000:>8.1f} "
-              f"{percentile(values, 99) * 1000:>8.1f} {o.get('ok', 0):>6} "
-              f"{o.get('conflict', 0):>8} {o.get('throttled', 0):>9} {o.get('error', 0):>6}")
+        print(
+            f"  {name:<12} {len(values):>6} {len(values) / seconds:>7.1f} "
+            f"{percentile(values, 50) * 1000:>8.1f} {percentile(values, 95) * 1000:>8.1f} "
+            f"{percentile(values, 99) * 1000:>8.1f} {o.get('ok', 0):>6} "
+            f"{o.get('conflict', 0):>8} {o.get('throttled', 0):>9} {o.get('error', 0):>6}"
+        )
 
 
 def parse_mix(text: str) -> list[tuple[str, int]]:
@@ -634,8 +747,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration (max 600)")
     parser.add_argument("--clients", type=int, default=24, help="concurrent client threads")
-    parser.add_argument("--assessments", type=int, default=8,
-                        help="assessments shared by the clients (clients/assessments each)")
+    parser.add_argument(
+        "--assessments",
+        type=int,
+        default=8,
+        help="assessments shared by the clients (clients/assessments each)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"weights (default {DEFAULT_MIX})")
     parser.add_argument("--seed", type=int, default=2026)
@@ -663,24 +780,29 @@ def main() -> int:
             drop_database(args)
 
 
-def run(args: argparse.Namespace, mix: list[tuple[str, int]], secret_key: str,
-        log: Path) -> int:
+def run(args: argparse.Namespace, mix: list[tuple[str, int]], secret_key: str, log: Path) -> int:
     began = time.perf_counter()
     clients = populate(args, secret_key)
-    print(f"setup: database {args.db}, {len(clients)} clients on {args.assessments} "
-          f"assessments of {SLUG}, each client owning its own items "
-          f"({time.perf_counter() - began:.1f} s)")
+    print(
+        f"setup: database {args.db}, {len(clients)} clients on {args.assessments} "
+        f"assessments of {SLUG}, each client owning its own items "
+        f"({time.perf_counter() - began:.1f} s)"
+    )
     port = free_port()
     server = start_gunicorn(args, secret_key, port, log)
     try:
         sampler = MemorySampler(server.pid)
         sampler.start()
-        print(f"gunicorn: {args.workers} sync workers on {HOST}:{port}; load for "
-              f"{args.seconds:g} s from {len(clients)} clients, mix {args.mix}")
+        print(
+            f"gunicorn: {args.workers} sync workers on {HOST}:{port}; load for "
+            f"{args.seconds:g} s from {len(clients)} clients, mix {args.mix}"
+        )
         figures = Figures()
         deadline = time.monotonic() + args.seconds
-        workers = [Worker(c, port, deadline, mix, figures, args.seed * 1000 + c.index,
-                          args.timeout) for c in clients]
+        workers = [
+            Worker(c, port, deadline, mix, figures, args.seed * 1000 + c.index, args.timeout)
+            for c in clients
+        ]
         sampler.sample()
         server_cpu = sum(sampler.cpu.values())
         client_cpu = sum(os.times()[:2])
@@ -701,8 +823,10 @@ def run(args: argparse.Namespace, mix: list[tuple[str, int]], secret_key: str,
             print(f"  worker pid {pid}: {kb / 1024:.1f} MiB")
         master = memory_kb(server.pid).get("VmHWM", 0)
         print(f"  master pid {server.pid}: {master / 1024:.1f} MiB")
-        print(f"\nCPU during the load ({os.cpu_count()} cores, {elapsed:.1f} s): gunicorn "
-              f"workers {server_cpu:.1f} s, this load generator {client_cpu:.1f} s")
+        print(
+            f"\nCPU during the load ({os.cpu_count()} cores, {elapsed:.1f} s): gunicorn "
+            f"workers {server_cpu:.1f} s, this load generator {client_cpu:.1f} s"
+        )
     finally:
         stop(server)
     failures = []

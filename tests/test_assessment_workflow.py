@@ -19,8 +19,7 @@ def answer_all(session, people, assessment, status="compliant", overrides=None):
     checklist = svc.definition(session, assessment)
     overrides = overrides or {}
     inputs = [
-        AnswerInput(item.ref, *overrides.get(item.ref, (status, "")))
-        for item in checklist.items()
+        AnswerInput(item.ref, *overrides.get(item.ref, (status, ""))) for item in checklist.items()
     ]
     svc.save_answers(session, people.auditor, assessment, inputs, assessment.revision)
     session.commit()
@@ -95,7 +94,10 @@ def test_approval_freezes_the_assessment(session, people):
     session.commit()
     with pytest.raises(Conflict, match="approved: it accepts no changes"):
         svc.save_answers(
-            session, people.auditor, assessment, [AnswerInput("SO-1.1", "partial", "x")],
+            session,
+            people.auditor,
+            assessment,
+            [AnswerInput("SO-1.1", "partial", "x")],
             assessment.revision,
         )
     with pytest.raises(Conflict):
@@ -107,7 +109,10 @@ def test_approval_freezes_the_assessment(session, people):
 def test_findings_keep_what_auditors_wrote_when_answers_change(session, people):
     assessment = factories.assessment(session, people)
     save = lambda status, comment="gap": svc.save_answers(  # noqa: E731
-        session, people.auditor, assessment, [AnswerInput("SO-3.1", status, comment)],
+        session,
+        people.auditor,
+        assessment,
+        [AnswerInput("SO-3.1", status, comment)],
         assessment.revision,
     )
     save("non_compliant")
@@ -140,9 +145,7 @@ def test_findings_keep_what_auditors_wrote_when_answers_change(session, people):
 
 def test_stale_revision_writes_nothing(session, people):
     assessment = factories.assessment(session, people)
-    svc.save_answers(
-        session, people.auditor, assessment, [AnswerInput("SO-1.1", "compliant")], 1
-    )
+    svc.save_answers(session, people.auditor, assessment, [AnswerInput("SO-1.1", "compliant")], 1)
     session.commit()
     with pytest.raises(StaleRevision, match="nothing was saved"):
         svc.save_answers(
@@ -164,8 +167,11 @@ def test_bad_answers_are_refused_before_anything_is_written(session, people):
     ):
         with pytest.raises(ServiceError, match=message):
             svc.save_answers(
-                session, people.auditor, assessment,
-                [AnswerInput("SO-1.2", "partial", "changed"), bad], 2,
+                session,
+                people.auditor,
+                assessment,
+                [AnswerInput("SO-1.2", "partial", "changed"), bad],
+                2,
             )
         session.rollback()
     stored = svc.get(session, assessment.id)
@@ -198,7 +204,10 @@ def test_reviewer_cannot_be_an_auditor(session, people):
     company = factories.subcontractor(session, people.admin)
     with pytest.raises(ServiceError, match="reviewer cannot be one of the auditors"):
         svc.create(
-            session, people.admin, subcontractor_id=company.id,
+            session,
+            people.admin,
+            subcontractor_id=company.id,
             checklist_version_id=factories.version(session, "safety-management").id,
-            auditor_ids=[people.admin.id], reviewer_id=people.admin.id,
+            auditor_ids=[people.admin.id],
+            reviewer_id=people.admin.id,
         )

@@ -20,8 +20,13 @@ def trail(app, loaded_checklists):
         people = factories.team(session)
         assessment = factories.assessment(session, people)
         checklist = svc.definition(session, assessment)
-        svc.save_answers(session, people.auditor, assessment,
-                         [AnswerInput(i.ref, "compliant") for i in checklist.items()], None)
+        svc.save_answers(
+            session,
+            people.auditor,
+            assessment,
+            [AnswerInput(i.ref, "compliant") for i in checklist.items()],
+            None,
+        )
         svc.submit(session, people.auditor, assessment, None)
         svc.approve(session, people.reviewer, assessment, None)
         session.commit()
@@ -43,8 +48,13 @@ def test_every_state_change_is_an_event_with_who_and_before_after(app, trail):
         rows = db.session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     actions = {r.action for r in rows}
     assert {
-        "checklist_version.published", "user.created", "subcontractor.created",
-        "assessment.created", "answer.saved", "assessment.submitted", "assessment.approved",
+        "checklist_version.published",
+        "user.created",
+        "subcontractor.created",
+        "assessment.created",
+        "answer.saved",
+        "assessment.submitted",
+        "assessment.approved",
     } <= actions
     approved = next(r for r in rows if r.action == "assessment.approved")
     assert approved.actor == "reviewer@example.com"
@@ -72,8 +82,12 @@ def test_an_edited_before_value_is_named(app, runner, trail):
         victim = db.session.exec(
             select(AuditEvent.id).where(AuditEvent.action == "assessment.approved")
         ).one()
-    raw(app, "UPDATE audit_event SET after = :v WHERE id = :id",
-        v='{"state": "approved", "score": 100.0, "rating": "A+"}', id=victim)
+    raw(
+        app,
+        "UPDATE audit_event SET after = :v WHERE id = :id",
+        v='{"state": "approved", "score": 100.0, "rating": "A+"}',
+        id=victim,
+    )
     result = verify(runner)
     assert result.exit_code != 0 and f"event {victim}" in result.output
 
@@ -90,17 +104,30 @@ def test_reordered_events_are_found(app, runner, trail):
     a, b = trail["ids"][2], trail["ids"][3]
     # swap the content of two events (ids keep their order)
     with db.engine_for(app).begin() as conn:
-        rows = {r.id: r for r in conn.execute(sa.text(
-            "SELECT * FROM audit_event WHERE id IN (:a, :b)"), {"a": a, "b": b})}
-        conn.execute(sa.text("UPDATE audit_event SET hash = :h, prev_hash = :p WHERE id = :id"),
-                     [{"h": "x" * 64, "p": "y" * 64, "id": a}, {"h": "z" * 64, "p": "w" * 64,
-                                                                  "id": b}])
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.text("SELECT * FROM audit_event WHERE id IN (:a, :b)"), {"a": a, "b": b}
+            )
+        }
+        conn.execute(
+            sa.text("UPDATE audit_event SET hash = :h, prev_hash = :p WHERE id = :id"),
+            [{"h": "x" * 64, "p": "y" * 64, "id": a}, {"h": "z" * 64, "p": "w" * 64, "id": b}],
+        )
         for target, source in ((a, rows[b]), (b, rows[a])):
-            conn.execute(sa.text(
-                "UPDATE audit_event SET action = :action, actor = :actor, hash = :hash, "
-                "prev_hash = :prev WHERE id = :id"),
-                {"action": source.action, "actor": source.actor, "hash": source.hash,
-                 "prev": source.prev_hash, "id": target})
+            conn.execute(
+                sa.text(
+                    "UPDATE audit_event SET action = :action, actor = :actor, hash = :hash, "
+                    "prev_hash = :prev WHERE id = :id"
+                ),
+                {
+                    "action": source.action,
+                    "actor": source.actor,
+                    "hash": source.hash,
+                    "prev": source.prev_hash,
+                    "id": target,
+                },
+            )
     result = verify(runner)
     assert result.exit_code != 0 and f"event {a}" in result.output
 

@@ -33,13 +33,30 @@ def filled(app, loaded_checklists):
         session.commit()
         assessment = factories.assessment(session, people, company=child)
         checklist = svc.definition(session, assessment)
-        svc.save_answers(session, people.auditor, assessment, [
-            AnswerInput(i.ref, "non_compliant" if i.ref == "SO-3.1" else "compliant",
-                        "日本語のコメント" if i.ref == "SO-3.1" else "")
-            for i in checklist.items()], None)
-        evidence_svc.add(session, people.auditor, assessment, filename="証跡.pdf",
-                         content_type="application/pdf", data=bytes(range(256)) * 40,
-                         max_bytes=1 << 20, item_ref="SO-3.1")
+        svc.save_answers(
+            session,
+            people.auditor,
+            assessment,
+            [
+                AnswerInput(
+                    i.ref,
+                    "non_compliant" if i.ref == "SO-3.1" else "compliant",
+                    "日本語のコメント" if i.ref == "SO-3.1" else "",
+                )
+                for i in checklist.items()
+            ],
+            None,
+        )
+        evidence_svc.add(
+            session,
+            people.auditor,
+            assessment,
+            filename="証跡.pdf",
+            content_type="application/pdf",
+            data=bytes(range(256)) * 40,
+            max_bytes=1 << 20,
+            item_ref="SO-3.1",
+        )
         svc.submit(session, people.auditor, assessment, None)
         svc.approve(session, people.reviewer, assessment, None)
         session.commit()
@@ -49,15 +66,18 @@ def dump(engine):
     """Every row of every table, in key order: the data a restore must reproduce."""
     with engine.connect() as conn:
         return {
-            t.name: [dict(r) for r in conn.execute(
-                sa.select(t).order_by(*t.primary_key.columns)).mappings()]
+            t.name: [
+                dict(r)
+                for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()
+            ]
             for t in metadata.sorted_tables
         }
 
 
 def fresh_sqlite_app(tmp_path, name="restored"):
-    return create_app({"TESTING": True, "SECRET_KEY": "x",
-                       "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.sqlite3"})
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.sqlite3"}
+    )
 
 
 def test_backup_then_restore_into_a_new_database(app, runner, filled, tmp_path):
@@ -96,8 +116,14 @@ def test_postgresql_to_sqlite_and_sqlite_to_postgresql(filled, app, runner, tmp_
         conn.execute(sa.text("DROP DATABASE IF EXISTS kansa_restore_test"))
         conn.execute(sa.text("CREATE DATABASE kansa_restore_test"))
     admin.dispose()
-    restored = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": other_url,
-                           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    restored = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "DATABASE_URL": other_url,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
     try:
         out = restored.test_cli_runner().invoke(args=["restore", str(second)])
         assert out.exit_code == 0, out.output
@@ -137,7 +163,7 @@ def test_a_damaged_file_is_refused_and_nothing_is_written(app, runner, filled, t
     raw = target.read_bytes()
     if damage == "flip":
         middle = len(raw) // 2
-        raw = raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1:]
+        raw = raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1 :]
     elif damage == "truncate":
         raw = raw[: len(raw) * 2 // 3]
     elif damage == "garbage":
@@ -150,7 +176,8 @@ def test_a_damaged_file_is_refused_and_nothing_is_written(app, runner, filled, t
     out = restored.test_cli_runner().invoke(args=["restore", str(target)])
     assert out.exit_code != 0
     assert "not restored: the backup file is damaged" in out.output or (
-        damage == "garbage" and "not restored:" in out.output)
+        damage == "garbage" and "not restored:" in out.output
+    )
     with db.engine_for(restored).connect() as conn:
         tables = sa.inspect(conn).get_table_names()
     assert "assessment" not in tables  # refused before the database was touched

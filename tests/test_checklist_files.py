@@ -338,8 +338,12 @@ SCHEMA_CASES = [
         "cap-item-answer-several-unknown-refs",
         caps(
             {"rule": "critical_answer", "answer": "partial", "max_rating": "C"},
-            {"rule": "item_answer", "answer": "partial", "items": ["S-1.1", "S-8.8", "S-9.9"],
-             "max_rating": "C"},
+            {
+                "rule": "item_answer",
+                "answer": "partial",
+                "items": ["S-1.1", "S-8.8", "S-9.9"],
+                "max_rating": "C",
+            },
             {"rule": "item_answer", "answer": "partial", "items": ["S-7.7"], "max_rating": "D"},
         ),
         "scoring.caps[1].items: unknown item ref 'S-8.8'",

@@ -106,17 +106,13 @@ def test_first_load_publishes_every_shipped_version(session, lists: Path) -> Non
     assert counts(session) == {
         "checklist": 3,
         "checklist_version": 3,
-        "checklist_section": sum(
-            len(parse_file(lists / s / "1.0.0.yaml").sections) for s in SLUGS
-        ),
+        "checklist_section": sum(len(parse_file(lists / s / "1.0.0.yaml").sections) for s in SLUGS),
         "checklist_item": total_items,
         "audit_event": 3,
     }
     events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert {e.action for e in events} == {"checklist_version.published"}
-    assert [(e.after["slug"], e.after["version"]) for e in events] == [
-        (s, "1.0.0") for s in SLUGS
-    ]
+    assert [(e.after["slug"], e.after["version"]) for e in events] == [(s, "1.0.0") for s in SLUGS]
     for event, result in zip(events, results, strict=True):
         assert event.object_id == str(result.version.id)
         assert event.after["content_hash"] == result.version.content_hash
@@ -173,18 +169,36 @@ def test_sections_and_items_rows_match_the_file(session, lists: Path) -> None:
         ]
         expected = [
             (
-                section.ref, n, item.ref, item.weight, item.critical, item.subject,
-                item.question.en, item.question.ja, item.guidance.en, item.guidance.ja,
-                list(item.answers), {fw: list(ids) for fw, ids in item.references.items()},
+                section.ref,
+                n,
+                item.ref,
+                item.weight,
+                item.critical,
+                item.subject,
+                item.question.en,
+                item.question.ja,
+                item.guidance.en,
+                item.guidance.ja,
+                list(item.answers),
+                {fw: list(ids) for fw, ids in item.references.items()},
             )
             for section in definition.sections
             for n, item in enumerate(section.items)
         ]
         actual = [
             (
-                section_ref, item.position, item.ref, item.weight, item.critical, item.subject,
-                item.question_en, item.question_ja, item.guidance_en, item.guidance_ja,
-                item.answers, item.references,
+                section_ref,
+                item.position,
+                item.ref,
+                item.weight,
+                item.critical,
+                item.subject,
+                item.question_en,
+                item.question_ja,
+                item.guidance_en,
+                item.guidance_ja,
+                item.answers,
+                item.references,
             )
             for item, section_ref in items
         ]
@@ -193,7 +207,8 @@ def test_sections_and_items_rows_match_the_file(session, lists: Path) -> None:
         with Session(db.engine) as fresh:
             checklist = fresh.exec(select(Checklist).where(Checklist.slug == slug)).one()
             assert (checklist.title_en, checklist.title_ja) == (
-                definition.title.en, definition.title.ja
+                definition.title.en,
+                definition.title.ja,
             )
 
 
@@ -210,8 +225,13 @@ def test_minimal_file_round_trips_through_the_database(session, tmp_path: Path) 
                     "ref": "T",
                     "title": "T",
                     "items": [
-                        {"ref": "T.1", "question": "Q", "guidance": "G", "weight": 1,
-                         "references": {"case_basis": ["x"]}}
+                        {
+                            "ref": "T.1",
+                            "question": "Q",
+                            "guidance": "G",
+                            "weight": 1,
+                            "references": {"case_basis": ["x"]},
+                        }
                     ],
                 }
             ],
@@ -309,8 +329,16 @@ def _section_title(data: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(
     "change",
-    [_retitle, _requestion, _critical, _reference, _drop_last_item, _add_item, _scoring,
-     _section_title],
+    [
+        _retitle,
+        _requestion,
+        _critical,
+        _reference,
+        _drop_last_item,
+        _add_item,
+        _scoring,
+        _section_title,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_first_difference_is_named(app, session, lists: Path, change) -> None:
@@ -440,7 +468,9 @@ def test_a_new_version_file_is_a_new_version_and_the_old_one_stays(
     new_row, _, new_items = stored(SO, "1.1.0")
     again, _, again_items = stored(SO, "1.0.0")
     assert (again.id, again.content_hash, again.content) == (
-        old_row.id, old_row.content_hash, old_row.content
+        old_row.id,
+        old_row.content_hash,
+        old_row.content,
     )
     assert [(i.id, i.weight) for i, _ in again_items] == [(i.id, i.weight) for i, _ in old_items]
     assert new_row.id != old_row.id and new_row.checklist_id == old_row.checklist_id
@@ -461,7 +491,10 @@ def test_versions_sort_semantically(session, lists: Path) -> None:
         add_version(lists, version)
     service.load_paths(session, [lists / SO])
     assert [v.version for c, v in service.versions(session) if c.slug == SO] == [
-        "1.0.0", "1.2.0", "1.9.1", "1.10.0"
+        "1.0.0",
+        "1.2.0",
+        "1.9.1",
+        "1.10.0",
     ]
 
 

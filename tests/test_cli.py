@@ -343,7 +343,10 @@ def test_users_create(runner, app) -> None:
     with Session(db.engine_for(app)) as fresh:
         user = fresh.exec(select(User)).one()
         assert (user.email, user.name, user.role, user.active) == (
-            "kenji@kansa.example", "Kenji", "reviewer", True
+            "kenji@kansa.example",
+            "Kenji",
+            "reviewer",
+            True,
         )
         assert PASSWORD not in user.password_hash
         assert user_service.authenticate(fresh, "kenji@kansa.example", PASSWORD) is not None
@@ -416,9 +419,7 @@ def test_users_create_with_a_prompt(runner, app) -> None:
 def test_seed_demo(runner, app) -> None:
     result = runner.invoke(args=["seed", "demo"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(
-        "demo data loaded: 5 users, 5 subcontractors, 4 assessments. "
-    )
+    assert result.output.startswith("demo data loaded: 5 users, 5 subcontractors, 4 assessments. ")
     demo = yaml.safe_load((ROOT / "seeds" / "demo.yaml").read_text(encoding="utf-8"))
     with Session(db.engine_for(app)) as fresh:
         users = {u.email: u for u in fresh.exec(select(User)).all()}

@@ -43,8 +43,13 @@ def test_parallel_writers_lose_nothing(app, target):
                     seen = assessment.revision  # what this client read
                     comment = f"writer {n} round {r}"
                     try:
-                        svc.save_answers(session, auditor, assessment,
-                                         [AnswerInput("SO-1.1", "partial", comment)], seen)
+                        svc.save_answers(
+                            session,
+                            auditor,
+                            assessment,
+                            [AnswerInput("SO-1.1", "partial", comment)],
+                            seen,
+                        )
                         session.commit()
                     except StaleRevision:
                         session.rollback()
@@ -70,9 +75,7 @@ def test_parallel_writers_lose_nothing(app, target):
         session = db.session
         assessment = svc.get(session, assessment_id)
         assert assessment.revision == 1 + len(landed)
-        saved = session.exec(
-            select(AuditEvent).where(AuditEvent.action == "answer.saved")
-        ).all()
+        saved = session.exec(select(AuditEvent).where(AuditEvent.action == "answer.saved")).all()
         # every landed write left its trace (a write that changed nothing leaves none)
         assert {e.after["comment"] for e in saved} == {c for _, c in landed}
         answer = session.exec(select(Answer)).one()

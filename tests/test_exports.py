@@ -23,7 +23,7 @@ def approved(session, loaded_checklists):
     assessment = factories.assessment(session, people)
     checklist = svc.definition(session, assessment)
     overrides = {
-        "SO-3.1": ("non_compliant", "=HYPERLINK(\"http://evil\") no contract"),
+        "SO-3.1": ("non_compliant", '=HYPERLINK("http://evil") no contract'),
         "SO-2.1": ("partial", "Only for new vendors"),
     }
     inputs = [
@@ -31,9 +31,16 @@ def approved(session, loaded_checklists):
     ]
     inputs[-1] = AnswerInput(inputs[-1].ref, None)  # one left unanswered
     svc.save_answers(session, people.auditor, assessment, inputs, None)
-    evidence_svc.add(session, people.auditor, assessment, filename="contract.pdf",
-                     content_type="application/pdf", data=b"%PDF-1.4", max_bytes=1000,
-                     item_ref="SO-3.1")
+    evidence_svc.add(
+        session,
+        people.auditor,
+        assessment,
+        filename="contract.pdf",
+        content_type="application/pdf",
+        data=b"%PDF-1.4",
+        max_bytes=1000,
+        item_ref="SO-3.1",
+    )
     session.commit()
     return assessment, checklist
 
@@ -56,8 +63,9 @@ def test_oscal_export_validates_against_the_oscal_model(session, approved):
     document = exports.oscal_assessment_results(session, assessment)
     model = AssessmentResults.model_validate(document["assessment-results"])
     result = model.results[0]
-    control_ids = [c.control_id for c in result.reviewed_controls.control_selections[0]
-                   .include_controls]
+    control_ids = [
+        c.control_id for c in result.reviewed_controls.control_selections[0].include_controls
+    ]
     assert control_ids == [i.ref for i in checklist.items()]
     assert len(result.observations) == checklist.item_count - 1
     targets = {f.target.target_id: f.target.status.state.value for f in result.findings}
@@ -68,8 +76,7 @@ def test_oscal_export_validates_against_the_oscal_model(session, approved):
     assert "contract.pdf" in resources
     assert model.import_ap.href.startswith("#")
     # it survives a JSON round trip unchanged, and exporting twice gives the same document
-    assert json.loads(json.dumps(document)) == exports.oscal_assessment_results(
-        session, assessment)
+    assert json.loads(json.dumps(document)) == exports.oscal_assessment_results(session, assessment)
 
 
 def test_oscal_findings_link_to_their_observations(session, approved):
@@ -78,8 +85,10 @@ def test_oscal_findings_link_to_their_observations(session, approved):
     observations = {o["uuid"] for o in doc["results"][0]["observations"]}
     for finding in doc["results"][0]["findings"]:
         assert finding["related-observations"][0]["observation-uuid"] in observations
-    severities = {f["target"]["target-id"]: {p["name"]: p["value"] for p in f["props"]}
-                  for f in doc["results"][0]["findings"]}
+    severities = {
+        f["target"]["target-id"]: {p["name"]: p["value"] for p in f["props"]}
+        for f in doc["results"][0]["findings"]
+    }
     assert severities["SO-3.1"]["severity"] == "critical"
     assert session.exec(select(Finding)).all()
     assert session.exec(select(Evidence)).all()

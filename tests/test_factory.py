@@ -48,6 +48,4 @@ def test_bad_number_in_environment_is_named(tmp_path):
 
 def test_libpq_url_without_psycopg_driver_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="postgresql\\+psycopg"):
-        create_app(
-            {"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "postgresql://u@h/d"}
-        )
+        create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "postgresql://u@h/d"})

@@ -23,7 +23,8 @@ def saved_answers(app, assessment_id):
         return {
             ref: (a.status, a.comment)
             for ref, a in svc.answers_by_ref(
-                db.session, db.session.get(Assessment, assessment_id)).items()
+                db.session, db.session.get(Assessment, assessment_id)
+            ).items()
         }
 
 
@@ -33,9 +34,13 @@ def answered(app, world):  # noqa: F811
         session = db.session
         assessment = session.get(Assessment, world["assessment_id"])
         auditor = session.get(factories.User, world["auditor"])
-        svc.save_answers(session, auditor, assessment, [
-            AnswerInput("SO-1.1", "partial", "kept"), AnswerInput("SO-2.1", "compliant", "")
-        ], None)
+        svc.save_answers(
+            session,
+            auditor,
+            assessment,
+            [AnswerInput("SO-1.1", "partial", "kept"), AnswerInput("SO-2.1", "compliant", "")],
+            None,
+        )
         session.commit()
     return world
 
@@ -44,33 +49,57 @@ def test_html_in_every_text_field_is_escaped_on_the_pages(client, app, answered)
     aid = answered["assessment_id"]
     sign_in(client, "auditor")
     token, html = page_token(client, f"/assessments/{aid}?section=SO-1")
-    client.post(f"/assessments/{aid}/sections/SO-1", data={
-        "csrf_token": token, "revision": revision_in(html),
-        "answer-SO-1.1": "partial", "comment-SO-1.1": SCRIPT})
+    client.post(
+        f"/assessments/{aid}/sections/SO-1",
+        data={
+            "csrf_token": token,
+            "revision": revision_in(html),
+            "answer-SO-1.1": "partial",
+            "comment-SO-1.1": SCRIPT,
+        },
+    )
     token = page_token(client, "/subcontractors/new")[0]
-    client.post("/subcontractors/new", data={
-        "csrf_token": token, "name": SCRIPT, "country": "JP", "tier": "1", "services": SCRIPT,
-        "data_categories": SCRIPT, "notes": SCRIPT})
+    client.post(
+        "/subcontractors/new",
+        data={
+            "csrf_token": token,
+            "name": SCRIPT,
+            "country": "JP",
+            "tier": "1",
+            "services": SCRIPT,
+            "data_categories": SCRIPT,
+            "notes": SCRIPT,
+        },
+    )
     with app.app_context():
         company = db.session.exec(select(Subcontractor).where(Subcontractor.name == SCRIPT)).one()
-    pages = [f"/assessments/{aid}?section=SO-1", f"/assessments/{aid}/review",
-             "/subcontractors/", f"/subcontractors/{company.id}", "/", "/findings/"]
+    pages = [
+        f"/assessments/{aid}?section=SO-1",
+        f"/assessments/{aid}/review",
+        "/subcontractors/",
+        f"/subcontractors/{company.id}",
+        "/",
+        "/findings/",
+    ]
     for url in pages:
         body = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in body, url
         assert "<img src=x" not in body, url
-    assert "&lt;script&gt;alert" in client.get(f"/assessments/{aid}/review").get_data(
-        as_text=True)
+    assert "&lt;script&gt;alert" in client.get(f"/assessments/{aid}/review").get_data(as_text=True)
 
 
 def test_invalid_utf8_in_a_form_is_refused_without_a_crash(client, app, answered):
     aid = answered["assessment_id"]
     sign_in(client, "auditor")
     token, html = page_token(client, f"/assessments/{aid}?section=SO-1")
-    body = (f"csrf_token={token}&revision={revision_in(html)}&answer-SO-1.1=partial&"
-            "comment-SO-1.1=").encode() + b"\xff\xfe\xfa"
-    response = client.post(f"/assessments/{aid}/sections/SO-1", data=body,
-                           content_type="application/x-www-form-urlencoded")
+    body = (
+        f"csrf_token={token}&revision={revision_in(html)}&answer-SO-1.1=partial&comment-SO-1.1="
+    ).encode() + b"\xff\xfe\xfa"
+    response = client.post(
+        f"/assessments/{aid}/sections/SO-1",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code < 500
     after = saved_answers(app, aid)
     assert after["SO-2.1"] == ("compliant", "")
@@ -82,9 +111,15 @@ def test_oversized_bodies_get_413(client, app, answered):
     aid = answered["assessment_id"]
     sign_in(client, "auditor")
     token, html = page_token(client, f"/assessments/{aid}?section=SO-1")
-    response = client.post(f"/assessments/{aid}/sections/SO-1", data={
-        "csrf_token": token, "revision": revision_in(html),
-        "answer-SO-1.1": "partial", "comment-SO-1.1": "x" * 20_000})
+    response = client.post(
+        f"/assessments/{aid}/sections/SO-1",
+        data={
+            "csrf_token": token,
+            "revision": revision_in(html),
+            "answer-SO-1.1": "partial",
+            "comment-SO-1.1": "x" * 20_000,
+        },
+    )
     assert response.status_code == 413
     assert saved_answers(app, aid)["SO-1.1"] == ("partial", "kept")
 
@@ -94,9 +129,11 @@ def test_hostile_evidence_names(client, app, answered, name):
     aid = answered["assessment_id"]
     sign_in(client, "auditor")
     token, _ = page_token(client, f"/assessments/{aid}")
-    response = client.post(f"/assessments/{aid}/evidence", data={
-        "csrf_token": token, "file": (io.BytesIO(b"data"), name)},
-        content_type="multipart/form-data")
+    response = client.post(
+        f"/assessments/{aid}/evidence",
+        data={"csrf_token": token, "file": (io.BytesIO(b"data"), name)},
+        content_type="multipart/form-data",
+    )
     with app.app_context():
         from audit.models import Evidence
 
@@ -112,14 +149,20 @@ def test_hostile_evidence_names(client, app, answered, name):
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
-    answer=st.one_of(st.sampled_from(["compliant", "partial", "non_compliant", "not_applicable",
-                                      "", "maybe", "<b>", "0"]), TEXT),
+    answer=st.one_of(
+        st.sampled_from(
+            ["compliant", "partial", "non_compliant", "not_applicable", "", "maybe", "<b>", "0"]
+        ),
+        TEXT,
+    ),
     comment=TEXT,
-    revision=st.one_of(st.just("current"), st.just("current"), st.integers(-5, 50).map(str),
-                       TEXT),
+    revision=st.one_of(st.just("current"), st.just("current"), st.integers(-5, 50).map(str), TEXT),
     section=st.one_of(st.sampled_from(["SO-1", "SO-2", "XX", "../", "SO-1%00"]), TEXT),
     extra=st.dictionaries(TEXT, TEXT, max_size=3),
 )
@@ -135,8 +178,13 @@ def test_fuzzed_section_saves_never_crash_or_lose_answers(
     if revision == "current":
         revision = str(revision_in(html))
     before = saved_answers(app, aid)
-    data = {**extra, "csrf_token": token, "revision": revision,
-            "answer-SO-1.1": answer, "comment-SO-1.1": comment}
+    data = {
+        **extra,
+        "csrf_token": token,
+        "revision": revision,
+        "answer-SO-1.1": answer,
+        "comment-SO-1.1": comment,
+    }
     from urllib.parse import quote
 
     response = client.post(f"/assessments/{aid}/sections/{quote(section, safe='')}", data=data)
@@ -159,14 +207,22 @@ def test_deeply_nested_json_to_the_score_preview_is_refused(client, app, answere
     aid = answered["assessment_id"]
     sign_in(client, "auditor")
     token, _ = page_token(client, f"/assessments/{aid}")
-    response = client.post(f"/assessments/{aid}/score-preview", data=b"[" * 50_000,
-                           headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    response = client.post(
+        f"/assessments/{aid}/score-preview",
+        data=b"[" * 50_000,
+        headers={"Content-Type": "application/json", "X-CSRFToken": token},
+    )
     assert response.status_code < 500
 
 
-@pytest.mark.parametrize("url", ["/assessments/99999999999999999999",
-                                 "/subcontractors/9223372036854775808",
-                                 "/evidence/4294967296/download"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/assessments/99999999999999999999",
+        "/subcontractors/9223372036854775808",
+        "/evidence/4294967296/download",
+    ],
+)
 def test_ids_too_large_for_the_database_are_not_found(client, answered, url):
     sign_in(client, "viewer")
     assert client.get(url).status_code == 404
@@ -175,17 +231,26 @@ def test_ids_too_large_for_the_database_are_not_found(client, answered, url):
 def test_nul_characters_in_form_text_are_refused(client, app, answered):
     sign_in(client, "auditor")
     token = page_token(client, "/subcontractors/new")[0]
-    response = client.post("/subcontractors/new", data={
-        "csrf_token": token, "name": "Nul\x00 Co", "country": "JP", "tier": "1"})
+    response = client.post(
+        "/subcontractors/new",
+        data={"csrf_token": token, "name": "Nul\x00 Co", "country": "JP", "tier": "1"},
+    )
     assert response.status_code == 400
     assert "NUL" in response.get_data(as_text=True)
     aid = answered["assessment_id"]
     token, html = page_token(client, f"/assessments/{aid}?section=SO-1")
-    response = client.post(f"/assessments/{aid}/sections/SO-1", data={
-        "csrf_token": token, "revision": revision_in(html),
-        "answer-SO-1.1": "partial", "comment-SO-1.1": "a\x00b"})
+    response = client.post(
+        f"/assessments/{aid}/sections/SO-1",
+        data={
+            "csrf_token": token,
+            "revision": revision_in(html),
+            "answer-SO-1.1": "partial",
+            "comment-SO-1.1": "a\x00b",
+        },
+    )
     assert response.status_code == 400
     assert saved_answers(app, aid)["SO-1.1"] == ("partial", "kept")
     with app.app_context():
         assert not db.session.exec(
-            select(Subcontractor).where(Subcontractor.name.like("Nul%"))).all()
+            select(Subcontractor).where(Subcontractor.name.like("Nul%"))
+        ).all()

@@ -309,8 +309,9 @@ def test_assessment_and_auditor_round_trip(session, world: World) -> None:
 def test_answer_finding_evidence_round_trip(session, world: World) -> None:
     assert_round_trip(
         session,
-        world.new_answer(comment="Register omits one party.", answered_by_id=world.user.id,
-                         answered_at=MOMENT),
+        world.new_answer(
+            comment="Register omits one party.", answered_by_id=world.user.id, answered_at=MOMENT
+        ),
     )
     assert_round_trip(
         session,
@@ -439,7 +440,9 @@ def test_login_attempt_round_trip(session, world: World) -> None:
     assert_round_trip(
         session,
         LoginAttempt(
-            email="auditor@kansa.example", address="203.0.113.9", succeeded=False,
+            email="auditor@kansa.example",
+            address="203.0.113.9",
+            succeeded=False,
             attempted_at=MOMENT,
         ),
     )
@@ -454,10 +457,24 @@ def test_default_timestamps_are_aware_utc(session, world: World) -> None:
 
 def test_every_table_has_a_round_trip_test() -> None:
     tested = {
-        "user_account", "api_token", "checklist", "checklist_version", "checklist_section",
-        "checklist_item", "subcontractor", "assessment", "assessment_auditor", "answer",
-        "finding", "evidence", "evidence_blob", "audit_event", "report_cache", "webhook",
-        "webhook_delivery", "login_attempt",
+        "user_account",
+        "api_token",
+        "checklist",
+        "checklist_version",
+        "checklist_section",
+        "checklist_item",
+        "subcontractor",
+        "assessment",
+        "assessment_auditor",
+        "answer",
+        "finding",
+        "evidence",
+        "evidence_blob",
+        "audit_event",
+        "report_cache",
+        "webhook",
+        "webhook_delivery",
+        "login_attempt",
     }
     assert set(metadata.tables) == tested
 
@@ -478,18 +495,30 @@ def test_naive_datetimes_are_refused(session, world: World) -> None:
 
 def test_none_in_a_nullable_json_column_is_sql_null(session, world: World) -> None:
     """None is stored as SQL NULL (not the JSON text 'null'), so ``IS NULL`` finds it."""
-    event = AuditEvent(actor="system", action="x.done", object_type="x", object_id="1",
-                       before=None, after={"a": 1}, prev_hash="0" * 64, hash=HASH)
+    event = AuditEvent(
+        actor="system",
+        action="x.done",
+        object_type="x",
+        object_id="1",
+        before=None,
+        after={"a": 1},
+        prev_hash="0" * 64,
+        hash=HASH,
+    )
     session.add(event)
     session.commit()
     with Session(db.engine) as fresh:
-        found = fresh.execute(
-            sa.select(AuditEvent.id).where(AuditEvent.before.is_(None))
-        ).scalars().all()
+        found = (
+            fresh.execute(sa.select(AuditEvent.id).where(AuditEvent.before.is_(None)))
+            .scalars()
+            .all()
+        )
         assert found == [event.id]
-        drafts = fresh.execute(
-            sa.select(Assessment.id).where(Assessment.score_snapshot.is_(None))
-        ).scalars().all()
+        drafts = (
+            fresh.execute(sa.select(Assessment.id).where(Assessment.score_snapshot.is_(None)))
+            .scalars()
+            .all()
+        )
         assert drafts == [world.assessment.id]
 
 
@@ -556,8 +585,11 @@ CONSTRAINT_CASES: list[tuple[str, Bad]] = [
     (
         "check-contract-end-before-start",
         lambda w: Subcontractor(
-            name="Backwards", country="JP", tier=1,
-            contract_start=date(2026, 1, 1), contract_end=date(2025, 12, 31),
+            name="Backwards",
+            country="JP",
+            tier=1,
+            contract_start=date(2026, 1, 1),
+            contract_end=date(2025, 12, 31),
         ),
     ),
     (
@@ -573,19 +605,27 @@ CONSTRAINT_CASES: list[tuple[str, Bad]] = [
     ("check-revision-0", lambda w: w.new_assessment(revision=0)),
     (
         "check-report-hash-length",
-        lambda w: ReportCache(content_hash="ab", assessment_id=w.assessment.id, lang="en",
-                              pdf=b"%PDF", size=4),
+        lambda w: ReportCache(
+            content_hash="ab", assessment_id=w.assessment.id, lang="en", pdf=b"%PDF", size=4
+        ),
     ),
     (
         "fk-report-missing-assessment",
-        lambda w: ReportCache(content_hash=HASH, assessment_id=999_999, lang="en", pdf=b"%PDF",
-                              size=4),
+        lambda w: ReportCache(
+            content_hash=HASH, assessment_id=999_999, lang="en", pdf=b"%PDF", size=4
+        ),
     ),
     ("check-content-hash-length", lambda w: w.new_version("2.0.0", "cd" * 31)),
     (
         "check-event-hash-length",
-        lambda w: AuditEvent(actor="system", action="x", object_type="x", object_id="1",
-                             prev_hash="0" * 64, hash="short"),
+        lambda w: AuditEvent(
+            actor="system",
+            action="x",
+            object_type="x",
+            object_id="1",
+            prev_hash="0" * 64,
+            hash="short",
+        ),
     ),
 ]
 
@@ -628,11 +668,18 @@ def test_valid_variants_of_the_constraint_cases_are_accepted(session, world: Wor
     rows = [
         world.new_item("S-1.8", weight=1),
         world.new_item("S-1.9", weight=5),
-        Subcontractor(name="Tier three", country="JP", tier=3, parent_id=world.company.id,
-                      contract_start=date(2026, 1, 1), contract_end=date(2026, 1, 1),
-                      audit_cadence_months=60),
-        world.new_assessment(state="returned", revision=1,
-                             period_start=date(2026, 1, 1), period_end=date(2026, 1, 1)),
+        Subcontractor(
+            name="Tier three",
+            country="JP",
+            tier=3,
+            parent_id=world.company.id,
+            contract_start=date(2026, 1, 1),
+            contract_end=date(2026, 1, 1),
+            audit_cadence_months=60,
+        ),
+        world.new_assessment(
+            state="returned", revision=1, period_start=date(2026, 1, 1), period_end=date(2026, 1, 1)
+        ),
         world.new_answer(item_id=world.item2.id, status="not_applicable"),
         world.new_finding(item_id=world.item2.id, severity="low", status="risk_accepted"),
         world.new_evidence(sha256="f" * 64, size=0),
@@ -670,8 +717,11 @@ def test_deleting_an_assessment_cascades_to_what_it_holds(session, world: World)
     evidence = world.add(world.new_evidence())
     session.add(EvidenceBlob(evidence_id=evidence.id, data=b"pdf"))
     session.add(AssessmentAuditor(assessment_id=world.assessment.id, user_id=world.user.id))
-    session.add(ReportCache(content_hash=HASH, assessment_id=world.assessment.id, lang="en",
-                            pdf=b"%PDF", size=4))
+    session.add(
+        ReportCache(
+            content_hash=HASH, assessment_id=world.assessment.id, lang="en", pdf=b"%PDF", size=4
+        )
+    )
     session.commit()
     session.execute(sa.delete(Assessment).where(Assessment.id == world.assessment.id))
     session.commit()

@@ -165,21 +165,41 @@ def world(app, loaded_checklists) -> World:
         people = factories.team(session)
         company = factories.subcontractor(session, people.admin, "Open Co")
         spare = factories.subcontractor(session, people.admin, "Spare Co")
-        hooked = webhooks.register(session, people.admin, url="http://127.0.0.1:9/hook",
-                                   secret="s" * 20, events=["assessment.submitted"])
+        hooked = webhooks.register(
+            session,
+            people.admin,
+            url="http://127.0.0.1:9/hook",
+            secret="s" * 20,
+            events=["assessment.submitted"],
+        )
         opened = factories.assessment(session, people, company=company)
-        svc.save_answers(session, people.auditor, opened,
-                         [AnswerInput("SO-1.1", "non_compliant", "gap")], None)
-        evidence = evidence_svc.add(session, people.auditor, opened, filename="e.txt",
-                                    content_type="text/plain", data=b"x", max_bytes=100)
+        svc.save_answers(
+            session, people.auditor, opened, [AnswerInput("SO-1.1", "non_compliant", "gap")], None
+        )
+        evidence = evidence_svc.add(
+            session,
+            people.auditor,
+            opened,
+            filename="e.txt",
+            content_type="text/plain",
+            data=b"x",
+            max_bytes=100,
+        )
         submitted = factories.assessment(
-            session, people, company=factories.subcontractor(session, people.admin, "Sub Co"))
+            session, people, company=factories.subcontractor(session, people.admin, "Sub Co")
+        )
         checklist = svc.definition(session, submitted)
-        svc.save_answers(session, people.auditor, submitted,
-                         [AnswerInput(i.ref, "compliant") for i in checklist.items()], None)
+        svc.save_answers(
+            session,
+            people.auditor,
+            submitted,
+            [AnswerInput(i.ref, "compliant") for i in checklist.items()],
+            None,
+        )
         svc.submit(session, people.auditor, submitted, None)
         draft = factories.assessment(
-            session, people, company=factories.subcontractor(session, people.admin, "Draft Co"))
+            session, people, company=factories.subcontractor(session, people.admin, "Draft Co")
+        )
         session.commit()
         from audit.models import Finding, WebhookDelivery
 
@@ -189,10 +209,17 @@ def world(app, loaded_checklists) -> World:
         session.commit()
         return World(
             ids={r: getattr(people, r).id for r in people.__dataclass_fields__},
-            open_id=opened.id, submitted_id=submitted.id, draft_id=draft.id,
-            subcontractor_id=company.id, spare_subcontractor_id=spare.id,
-            evidence_id=evidence.id, finding_id=finding.id, hook_id=hooked.id,
-            delivery_id=delivery.id, token_id=token.id, version_id=opened.checklist_version_id,
+            open_id=opened.id,
+            submitted_id=submitted.id,
+            draft_id=draft.id,
+            subcontractor_id=company.id,
+            spare_subcontractor_id=spare.id,
+            evidence_id=evidence.id,
+            finding_id=finding.id,
+            hook_id=hooked.id,
+            delivery_id=delivery.id,
+            token_id=token.id,
+            version_id=opened.checklist_version_id,
         )
 
 
@@ -223,8 +250,10 @@ def url_for_rule(app, endpoint: str, w: World) -> str:
 
 def sign_in(client, role: str) -> None:
     token = csrf_token(client, "/auth/login")
-    response = client.post("/auth/login", data={
-        "email": f"{role}@example.com", "password": factories.PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/auth/login",
+        data={"email": f"{role}@example.com", "password": factories.PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302
 
 
@@ -259,31 +288,50 @@ def test_pages_against_every_role(app, world, actor):
         if endpoint == "tokens.revoke" and not anonymous and response.status_code == 404:
             refused = True
         if allowed == refused:
-            wrong.append(f"{method} {endpoint} ({url}): {response.status_code}, "
-                         f"expected {'pass' if allowed else 'refusal'}")
+            wrong.append(
+                f"{method} {endpoint} ({url}): {response.status_code}, "
+                f"expected {'pass' if allowed else 'refusal'}"
+            )
     assert not wrong, f"{actor}:\n" + "\n".join(wrong)
 
 
 # ------------------------------------------------------------------------------ the API
 
 
+EXTRA_CHECKLIST = (
+    b"slug: extra\nversion: 1.0.0\ntitle: Extra\nsections:\n- ref: X-1\n  title: X\n"
+    b"  items:\n  - ref: X-1.1\n    question: Q\n    guidance: G\n    weight: 1\n"
+    b"    references: {appi: [Art. 25]}\n"
+)
+
+
 def api_body(endpoint: str, method: str, w: World) -> dict[str, Any]:
     """A valid request, so that only who sends it can make it fail."""
     answers = {"answers": [{"ref": "SO-1.2", "status": "compliant", "comment": ""}]}
     bodies: dict[tuple[str, str], dict[str, Any]] = {
-        ("api_checklists.Checklists", "POST"): {"data": {"file": (io.BytesIO(
-            b"slug: extra\nversion: 1.0.0\ntitle: Extra\nsections:\n- ref: X-1\n  title: X\n"
-            b"  items:\n  - ref: X-1.1\n    question: Q\n    guidance: G\n    weight: 1\n"
-            b"    references: {appi: [Art. 25]}\n"), "extra.yaml")},
-            "content_type": "multipart/form-data"},
+        ("api_checklists.Checklists", "POST"): {
+            "data": {
+                "file": (
+                    io.BytesIO(EXTRA_CHECKLIST),
+                    "extra.yaml",
+                )
+            },
+            "content_type": "multipart/form-data",
+        },
         ("api_checklists.ScorePreview", "POST"): {"json": {"answers": {}}},
         ("api_subcontractors.Subcontractors", "POST"): {
-            "json": {"name": "New Co", "country": "JP", "tier": 2}},
+            "json": {"name": "New Co", "country": "JP", "tier": 2}
+        },
         ("api_subcontractors.SubcontractorOne", "PATCH"): {"json": {"notes": "n"}},
-        ("api_assessments.Assessments", "POST"): {"json": {
-            "subcontractor_id": w.subcontractor_id, "checklist_version_id": w.version_id,
-            "auditor_ids": [w.ids["auditor"]], "reviewer_id": w.ids["reviewer"],
-            "due_date": "2027-01-31"}},
+        ("api_assessments.Assessments", "POST"): {
+            "json": {
+                "subcontractor_id": w.subcontractor_id,
+                "checklist_version_id": w.version_id,
+                "auditor_ids": [w.ids["auditor"]],
+                "reviewer_id": w.ids["reviewer"],
+                "due_date": "2027-01-31",
+            }
+        },
         ("api_assessments.AssessmentOne", "PATCH"): {"json": {"title": "Renamed"}},
         ("api_assessments.approve", "POST"): {"json": {"comment": "ok"}},
         ("api_assessments.return_", "POST"): {"json": {"comment": "redo"}},
@@ -291,19 +339,27 @@ def api_body(endpoint: str, method: str, w: World) -> dict[str, Any]:
         ("api_answers.AnswerOne", "PUT"): {"json": {"status": "compliant", "comment": ""}},
         ("api_evidence.AssessmentEvidence", "POST"): {
             "data": {"file": (io.BytesIO(b"evidence"), "e2.txt")},
-            "content_type": "multipart/form-data"},
+            "content_type": "multipart/form-data",
+        },
         ("api_findings.FindingOne", "PATCH"): {"json": {"owner": "Legal"}},
-        ("api_webhooks.Webhooks", "POST"): {"json": {
-            "url": "http://127.0.0.1:9/x", "secret": "t" * 20,
-            "events": ["assessment.approved"]}},
+        ("api_webhooks.Webhooks", "POST"): {
+            "json": {
+                "url": "http://127.0.0.1:9/x",
+                "secret": "t" * 20,
+                "events": ["assessment.approved"],
+            }
+        },
         ("api_webhooks.WebhookOne", "PATCH"): {"json": {"active": True}},
     }
     return bodies.get((endpoint, method), {})
 
 
 def etag_for(client, headers, endpoint: str, w: World) -> str:
-    target = w.submitted_id if endpoint.endswith(("approve", "return_")) else (
-        w.draft_id if endpoint == "api_assessments.AssessmentOne" else w.open_id)
+    target = (
+        w.submitted_id
+        if endpoint.endswith(("approve", "return_"))
+        else (w.draft_id if endpoint == "api_assessments.AssessmentOne" else w.open_id)
+    )
     response = client.get(f"/api/v1/assessments/{target}", headers=headers)
     return response.headers.get("ETag", '"none"')
 
@@ -315,8 +371,9 @@ def api_actors(app, w: World) -> list[tuple[str, str | None, str | None]]:
         for role in ROLES:
             for scope in SCOPES:
                 user = db.session.get(User, w.ids[role])
-                _, secret = token_service.create(db.session, user, name=f"{role}-{scope}",
-                                                 scope=scope)
+                _, secret = token_service.create(
+                    db.session, user, name=f"{role}-{scope}", scope=scope
+                )
                 actors.append((role, scope, secret))
         db.session.commit()
     return actors
@@ -352,8 +409,9 @@ def test_api_against_every_role_and_scope(app, world, endpoint, method):
         refused = response.status_code in (401, 403)
         expected_pass = passes(rule, role, scope)
         if expected_pass == refused:
-            wrong.append(f"{role}/{scope}: {response.status_code} "
-                         f"{response.get_data(as_text=True)[:160]}")
+            wrong.append(
+                f"{role}/{scope}: {response.status_code} {response.get_data(as_text=True)[:160]}"
+            )
         if not secret and rule[0] is not None:
             assert response.status_code == 401, (endpoint, response.status_code)
     assert not wrong, f"{method} {endpoint}:\n" + "\n".join(wrong)

@@ -92,8 +92,15 @@ def write_pngs(pdf: bytes, name: str, last: int | None = None) -> list[Path]:
     source = ARTIFACTS / f"{name}.pdf"
     source.write_bytes(pdf)
     subprocess.run(
-        ["pdftoppm", "-r", "50", "-png", *(["-l", str(last)] if last else []), str(source),
-         str(ARTIFACTS / name)],
+        [
+            "pdftoppm",
+            "-r",
+            "50",
+            "-png",
+            *(["-l", str(last)] if last else []),
+            str(source),
+            str(ARTIFACTS / name),
+        ],
         check=True,
     )
     return sorted(ARTIFACTS.glob(f"{name}-*.png"))
@@ -129,17 +136,25 @@ def world(app, loaded_checklists):
                 inputs.append(svc.AnswerInput(item.ref, status, comment))
         svc.save_answers(session, people.auditor, assessment, inputs, None)
         evidence_svc.add(
-            session, people.auditor, assessment, filename="register-2026.csv",
-            content_type="text/csv", data=b"name,tier\nHanul,1\n", max_bytes=1 << 20,
+            session,
+            people.auditor,
+            assessment,
+            filename="register-2026.csv",
+            content_type="text/csv",
+            data=b"name,tier\nHanul,1\n",
+            max_bytes=1 << 20,
             item_ref=checklist.sections[0].items[0].ref,
         )
         session.commit()
         rows = session.exec(select(Finding).where(Finding.assessment_id == assessment.id)).all()
         for n, finding in enumerate(rows):
             findings_svc.update(
-                session, people.auditor, finding,
+                session,
+                people.auditor,
+                finding,
                 remediation_plan=f"Remediation plan number {n + 1} for this gap.",
-                owner="Kenji Sato", due_date=date(2026, 12, 31),
+                owner="Kenji Sato",
+                due_date=date(2026, 12, 31),
                 status="in_remediation" if n % 2 else "open",
             )
         session.commit()
@@ -226,15 +241,25 @@ def test_japanese_report_has_real_japanese_text_and_an_embedded_cjk_font(
     response = get_pdf(client, world["assessment_id"], "ja")
     assert response.status_code == 200
     pdf = response.data
-    assert response.headers["Content-Disposition"].endswith('-ja.pdf"') or "-ja.pdf" in (
-        response.headers["Content-Disposition"]
+    assert (
+        response.headers["Content-Disposition"].endswith('-ja.pdf"')
+        or "-ja.pdf" in (response.headers["Content-Disposition"])
     )
     result, checklist, model = expected(app, world, "ja")
     text = pdf_text(pdf, tmp_path)
     flat = squeeze("".join(page_texts(pdf)))
     for word in (
-        "委託先監査報告書", "エグゼクティブサマリー", "指摘事項及び是正計画", "ガイダンス対応状況",
-        "セクション別の詳細", "適合", "一部適合", "不適合", "評価", "社外秘", "委託先の監督",
+        "委託先監査報告書",
+        "エグゼクティブサマリー",
+        "指摘事項及び是正計画",
+        "ガイダンス対応状況",
+        "セクション別の詳細",
+        "適合",
+        "一部適合",
+        "不適合",
+        "評価",
+        "社外秘",
+        "委託先の監督",
         "下書き",
     ):
         assert word in text, word
@@ -332,9 +357,13 @@ def test_finding_edit_after_approval_gives_a_new_cached_report(client, app, worl
         session = db.session
         finding = session.exec(select(Finding).where(Finding.current)).first()
         findings_svc.update(
-            session, world["people"].auditor, finding,
+            session,
+            world["people"].auditor,
+            finding,
             remediation_plan="Closed after the re-audit of March 2027.",
-            owner="Yui Tanaka", due_date=date(2027, 3, 31), status="closed",
+            owner="Yui Tanaka",
+            due_date=date(2027, 3, 31),
+            status="closed",
         )
         session.commit()
     after = get_pdf(client, world["assessment_id"])
@@ -366,7 +395,10 @@ def test_approved_report_is_identical_when_rendered_in_a_fresh_process(app, worl
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", script, str(model_path)], capture_output=True, env=env, check=True,
+        [sys.executable, "-c", script, str(model_path)],
+        capture_output=True,
+        env=env,
+        check=True,
         cwd=tmp_path,
     )
     assert out.stdout == made.pdf
@@ -443,15 +475,21 @@ def test_hostile_comments_and_plans_make_no_request_and_are_printed_escaped(
         refs = [item.ref for item in checklist.items()][:3]
         answers = svc.answers_by_ref(session, assessment)
         svc.save_answers(
-            session, people.auditor, assessment,
+            session,
+            people.auditor,
+            assessment,
             [svc.AnswerInput(ref, answers[ref].status, " ".join(hostile)) for ref in refs],
             None,
         )
         finding = session.exec(select(Finding).where(Finding.current)).first()
         findings_svc.update(
-            session, people.auditor, finding,
-            remediation_plan="\n".join(hostile), owner=f'<img src="http://127.0.0.1:{port}/o">',
-            due_date=None, status="open",
+            session,
+            people.auditor,
+            finding,
+            remediation_plan="\n".join(hostile),
+            owner=f'<img src="http://127.0.0.1:{port}/o">',
+            due_date=None,
+            status="open",
         )
         session.commit()
 
@@ -485,7 +523,7 @@ def test_the_fetcher_refuses_everything_but_the_report_static_files(listener, tm
         f'<link rel="stylesheet" href="http://127.0.0.1:{port}/a.css">'
         f'<link rel="stylesheet" href="{secret.as_uri()}">'
         '<link rel="stylesheet" href="../../../etc/passwd">'
-        f'<style>@import url(http://127.0.0.1:{port}/b.css); '
+        f"<style>@import url(http://127.0.0.1:{port}/b.css); "
         f"body {{ background: url(http://127.0.0.1:{port}/c.png) }}</style>"
         f'<img src="http://127.0.0.1:{port}/d.png"><img src="file:///etc/passwd">'
         '<img src="data:image/png;base64,iVBORw0KGgo=">'
@@ -502,8 +540,14 @@ def test_the_fetcher_refuses_everything_but_the_report_static_files(listener, tm
     css = (fetcher.STATIC_REPORTS / "report.css").resolve()
     assert own.path_for(css.as_uri()) == css
     outside = fetcher.STATIC_REPORTS.resolve().as_uri() + "/../../../etc/passwd"
-    for url in (outside, "file:///etc/passwd", "http://127.0.0.1/x", "data:text/css,p{}",
-                css.as_uri() + "?x=1", "file://evil.example" + css.as_posix()):
+    for url in (
+        outside,
+        "file:///etc/passwd",
+        "http://127.0.0.1/x",
+        "data:text/css,p{}",
+        css.as_uri() + "?x=1",
+        "file://evil.example" + css.as_posix(),
+    ):
         assert own.path_for(url) is None, url
         with pytest.raises(fetcher.RefusedURL):
             own.fetch(url)
@@ -523,13 +567,22 @@ def test_chart_is_vector_svg_with_escaped_labels():
 
 
 def test_label_tables_cover_both_languages():
-    for table in (labels.LABELS, labels.ANSWER_LABELS, labels.SEVERITY_LABELS,
-                  labels.STATE_LABELS, labels.FINDING_STATUS_LABELS, labels.FRAMEWORK_NAMES,
-                  labels.EVENT_LABELS):
+    for table in (
+        labels.LABELS,
+        labels.ANSWER_LABELS,
+        labels.SEVERITY_LABELS,
+        labels.STATE_LABELS,
+        labels.FINDING_STATUS_LABELS,
+        labels.FRAMEWORK_NAMES,
+        labels.EVENT_LABELS,
+    ):
         assert set(table["en"]) == set(table["ja"])
     assert labels.ANSWER_LABELS["ja"] == {
-        "compliant": "適合", "partial": "一部適合", "non_compliant": "不適合",
-        "not_applicable": "該当なし", "unanswered": "未回答",
+        "compliant": "適合",
+        "partial": "一部適合",
+        "non_compliant": "不適合",
+        "not_applicable": "該当なし",
+        "unanswered": "未回答",
     }
     assert set(labels.ANSWER_LABELS["en"]) == set(rules.STATES)
     assert set(labels.SEVERITY_LABELS["en"]) == set(rules.SEVERITIES)
@@ -568,7 +621,7 @@ def test_assessment_pages_link_to_both_reports(client, world):
     sign_in(client, "viewer")
     for page in ("", "/review"):
         html = client.get(f"/assessments/{world['assessment_id']}{page}").get_data(as_text=True)
-        assert f"/assessments/{world['assessment_id']}/report.pdf\"" in html
+        assert f'/assessments/{world["assessment_id"]}/report.pdf"' in html
         assert f"/assessments/{world['assessment_id']}/report.pdf?lang=ja" in html
 
 

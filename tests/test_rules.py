@@ -93,31 +93,86 @@ SCORE_CASES = [
     # (id, items, answers, points override, expected score)
     ("all-compliant", [item("A"), item("B")], {"A": "compliant", "B": "compliant"}, None, 100.0),
     ("one-partial", [item("A"), item("B")], {"A": "compliant", "B": "partial"}, None, 75.0),
-    ("all-non-compliant", [item("A"), item("B")], {"A": "non_compliant", "B": "non_compliant"},
-     None, 0.0),
-    ("weighted", [item("A", 3), item("B", 1)], {"A": "compliant", "B": "non_compliant"}, None,
-     75.0),
-    ("weighted-partial", [item("A", 1), item("B", 4)], {"A": "non_compliant", "B": "partial"},
-     None, 40.0),
+    (
+        "all-non-compliant",
+        [item("A"), item("B")],
+        {"A": "non_compliant", "B": "non_compliant"},
+        None,
+        0.0,
+    ),
+    (
+        "weighted",
+        [item("A", 3), item("B", 1)],
+        {"A": "compliant", "B": "non_compliant"},
+        None,
+        75.0,
+    ),
+    (
+        "weighted-partial",
+        [item("A", 1), item("B", 4)],
+        {"A": "non_compliant", "B": "partial"},
+        None,
+        40.0,
+    ),
     ("unanswered-in-denominator", [item("A"), item("B")], {"A": "compliant"}, None, 50.0),
     ("all-unanswered", [item("A"), item("B")], {}, None, 0.0),
-    ("n/a-excluded", [item("A"), item("B", 5)], {"A": "compliant", "B": "not_applicable"}, None,
-     100.0),
-    ("n/a-excluded-weighted", [item("A", 2), item("B", 5), item("C", 2)],
-     {"A": "compliant", "B": "not_applicable", "C": "partial"}, None, 75.0),
-    ("thirds-round-up", [item("A"), item("B"), item("C")],
-     {"A": "compliant", "B": "compliant", "C": "non_compliant"}, None, 66.7),
-    ("thirds-round-down", [item("A"), item("B"), item("C")],
-     {"A": "compliant", "C": "non_compliant"}, None, 33.3),
-    ("points-partial-override", [item("A"), item("B")], {"A": "compliant", "B": "partial"},
-     {"partial": 0.25}, 62.5),
-    ("points-non-compliant-override", [item("A")], {"A": "non_compliant"},
-     {"non_compliant": 0.2, "partial": 0.6}, 20.0),
+    (
+        "n/a-excluded",
+        [item("A"), item("B", 5)],
+        {"A": "compliant", "B": "not_applicable"},
+        None,
+        100.0,
+    ),
+    (
+        "n/a-excluded-weighted",
+        [item("A", 2), item("B", 5), item("C", 2)],
+        {"A": "compliant", "B": "not_applicable", "C": "partial"},
+        None,
+        75.0,
+    ),
+    (
+        "thirds-round-up",
+        [item("A"), item("B"), item("C")],
+        {"A": "compliant", "B": "compliant", "C": "non_compliant"},
+        None,
+        66.7,
+    ),
+    (
+        "thirds-round-down",
+        [item("A"), item("B"), item("C")],
+        {"A": "compliant", "C": "non_compliant"},
+        None,
+        33.3,
+    ),
+    (
+        "points-partial-override",
+        [item("A"), item("B")],
+        {"A": "compliant", "B": "partial"},
+        {"partial": 0.25},
+        62.5,
+    ),
+    (
+        "points-non-compliant-override",
+        [item("A")],
+        {"A": "non_compliant"},
+        {"non_compliant": 0.2, "partial": 0.6},
+        20.0,
+    ),
     ("points-compliant-override", [item("A")], {"A": "compliant"}, {"compliant": 0.9}, 90.0),
-    ("points-unanswered-still-zero", [item("A"), item("B")], {"A": "non_compliant"},
-     {"non_compliant": 0.2, "partial": 0.6}, 10.0),
-    ("points-thirds-exact", [item("A"), item("B"), item("C")],
-     {"A": "partial", "B": "partial", "C": "partial"}, {"partial": 0.3333}, 33.3),
+    (
+        "points-unanswered-still-zero",
+        [item("A"), item("B")],
+        {"A": "non_compliant"},
+        {"non_compliant": 0.2, "partial": 0.6},
+        10.0,
+    ),
+    (
+        "points-thirds-exact",
+        [item("A"), item("B"), item("C")],
+        {"A": "partial", "B": "partial", "C": "partial"},
+        {"partial": 0.3333},
+        33.3,
+    ),
 ]
 
 
@@ -200,73 +255,263 @@ CAP_CASES = [
     # (id, scoring, answers overrides on nine_plus_critical, rating, band, caps as
     #  (rule, items, max_rating, applied, sentence))
     ("no-caps-all-compliant", None, {}, "A", "A", []),
-    ("critical-non-compliant", None, {"C1": "non_compliant"}, "D", "A", [
-        ("critical_answer", ["C1"], "D", True,
-         "Critical item C1 is non_compliant: rating capped at D."),
-        ("critical_answer", ["C1"], "C", False,
-         "Critical item C1 is non_compliant: rating capped at C."),
-    ]),
-    ("critical-partial", None, {"C1": "partial"}, "C", "A", [
-        ("critical_answer", ["C1"], "C", True, "Critical item C1 is partial: rating capped at C."),
-    ]),
-    ("critical-unanswered", None, {"C1": None}, "D", "A", [
-        ("critical_answer", ["C1"], "D", True,
-         "Critical item C1 is unanswered: rating capped at D."),
-        ("critical_answer", ["C1"], "C", False,
-         "Critical item C1 is unanswered: rating capped at C."),
-    ]),
-    ("critical-two-items", None, {"C1": "non_compliant", "C2": None}, "D", "B", [
-        ("critical_answer", ["C1", "C2"], "D", True,
-         "Critical items C1, C2 are non_compliant or unanswered: rating capped at D."),
-        ("critical_answer", ["C1", "C2"], "C", False,
-         "Critical items C1, C2 are non_compliant or unanswered: rating capped at C."),
-    ]),
-    ("critical-partial-and-non-compliant", None, {"C1": "partial", "C2": "non_compliant"},
-     "D", "A", [
-        ("critical_answer", ["C2"], "D", True,
-         "Critical item C2 is non_compliant: rating capped at D."),
-        ("critical_answer", ["C1", "C2"], "C", False,
-         "Critical items C1, C2 are partial or non_compliant: rating capped at C."),
-    ]),
+    (
+        "critical-non-compliant",
+        None,
+        {"C1": "non_compliant"},
+        "D",
+        "A",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "D",
+                True,
+                "Critical item C1 is non_compliant: rating capped at D.",
+            ),
+            (
+                "critical_answer",
+                ["C1"],
+                "C",
+                False,
+                "Critical item C1 is non_compliant: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "critical-partial",
+        None,
+        {"C1": "partial"},
+        "C",
+        "A",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "C",
+                True,
+                "Critical item C1 is partial: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "critical-unanswered",
+        None,
+        {"C1": None},
+        "D",
+        "A",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "D",
+                True,
+                "Critical item C1 is unanswered: rating capped at D.",
+            ),
+            (
+                "critical_answer",
+                ["C1"],
+                "C",
+                False,
+                "Critical item C1 is unanswered: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "critical-two-items",
+        None,
+        {"C1": "non_compliant", "C2": None},
+        "D",
+        "B",
+        [
+            (
+                "critical_answer",
+                ["C1", "C2"],
+                "D",
+                True,
+                "Critical items C1, C2 are non_compliant or unanswered: rating capped at D.",
+            ),
+            (
+                "critical_answer",
+                ["C1", "C2"],
+                "C",
+                False,
+                "Critical items C1, C2 are non_compliant or unanswered: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "critical-partial-and-non-compliant",
+        None,
+        {"C1": "partial", "C2": "non_compliant"},
+        "D",
+        "A",
+        [
+            (
+                "critical_answer",
+                ["C2"],
+                "D",
+                True,
+                "Critical item C2 is non_compliant: rating capped at D.",
+            ),
+            (
+                "critical_answer",
+                ["C1", "C2"],
+                "C",
+                False,
+                "Critical items C1, C2 are partial or non_compliant: rating capped at C.",
+            ),
+        ],
+    ),
     ("critical-not-applicable-no-cap", None, {"C1": "not_applicable"}, "A", "A", []),
     ("non-critical-no-cap", None, {"N1": "non_compliant"}, "A", "A", []),
-    ("cap-not-applied-when-band-worse", None,
-     {"C1": "partial", "N1": "non_compliant", "N2": "non_compliant", "N3": "non_compliant",
-      "N4": "non_compliant", "N5": "non_compliant"}, "D", "D", [
-        ("critical_answer", ["C1"], "C", False, "Critical item C1 is partial: rating capped at C."),
-    ]),
-    ("cap-equal-to-band-not-applied", None,
-     {"C1": "partial", "N1": "non_compliant", "N2": "non_compliant", "N3": "non_compliant",
-      "N4": "partial"}, "C", "C", [
-        ("critical_answer", ["C1"], "C", False, "Critical item C1 is partial: rating capped at C."),
-    ]),
+    (
+        "cap-not-applied-when-band-worse",
+        None,
+        {
+            "C1": "partial",
+            "N1": "non_compliant",
+            "N2": "non_compliant",
+            "N3": "non_compliant",
+            "N4": "non_compliant",
+            "N5": "non_compliant",
+        },
+        "D",
+        "D",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "C",
+                False,
+                "Critical item C1 is partial: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "cap-equal-to-band-not-applied",
+        None,
+        {
+            "C1": "partial",
+            "N1": "non_compliant",
+            "N2": "non_compliant",
+            "N3": "non_compliant",
+            "N4": "partial",
+        },
+        "C",
+        "C",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "C",
+                False,
+                "Critical item C1 is partial: rating capped at C.",
+            ),
+        ],
+    ),
     ("caps-empty-list-replaces-defaults", {"caps": []}, {"C1": "non_compliant"}, "A", "A", []),
-    ("custom-critical-cap-only", {"caps": [
-        {"rule": "critical_answer", "answer": "non_compliant", "max_rating": "B"}]},
-     {"C1": "non_compliant", "C2": "partial"}, "B", "A", [
-        ("critical_answer", ["C1"], "B", True,
-         "Critical item C1 is non_compliant: rating capped at B."),
-    ]),
-    ("item-answer-partial", {"caps": [
-        {"rule": "item_answer", "items": ["N2", "N1"], "answer": "partial", "max_rating": "B"}]},
-     {"N1": "partial"}, "B", "A", [
-        ("item_answer", ["N1"], "B", True, "Item N1 is partial: rating capped at B."),
-    ]),
-    ("item-answer-worse-triggers", {"caps": [
-        {"rule": "item_answer", "items": ["N2", "N1"], "answer": "partial", "max_rating": "C"}]},
-     {"N1": "non_compliant", "N2": None}, "C", "B", [
-        ("item_answer", ["N1", "N2"], "C", True,
-         "Items N1, N2 are non_compliant or unanswered: rating capped at C."),
-    ]),
-    ("item-answer-non-compliant-ignores-partial", {"caps": [
-        {"rule": "item_answer", "items": ["N1"], "answer": "non_compliant", "max_rating": "D"}]},
-     {"N1": "partial"}, "A", "A", []),
-    ("item-answer-n/a-no-cap", {"caps": [
-        {"rule": "item_answer", "items": ["N1"], "answer": "partial", "max_rating": "D"}]},
-     {"N1": "not_applicable"}, "A", "A", []),
-    ("item-answer-other-item-no-cap", {"caps": [
-        {"rule": "item_answer", "items": ["N1"], "answer": "partial", "max_rating": "D"}]},
-     {"N2": "non_compliant"}, "A", "A", []),
+    (
+        "custom-critical-cap-only",
+        {"caps": [{"rule": "critical_answer", "answer": "non_compliant", "max_rating": "B"}]},
+        {"C1": "non_compliant", "C2": "partial"},
+        "B",
+        "A",
+        [
+            (
+                "critical_answer",
+                ["C1"],
+                "B",
+                True,
+                "Critical item C1 is non_compliant: rating capped at B.",
+            ),
+        ],
+    ),
+    (
+        "item-answer-partial",
+        {
+            "caps": [
+                {
+                    "rule": "item_answer",
+                    "items": ["N2", "N1"],
+                    "answer": "partial",
+                    "max_rating": "B",
+                }
+            ]
+        },
+        {"N1": "partial"},
+        "B",
+        "A",
+        [
+            ("item_answer", ["N1"], "B", True, "Item N1 is partial: rating capped at B."),
+        ],
+    ),
+    (
+        "item-answer-worse-triggers",
+        {
+            "caps": [
+                {
+                    "rule": "item_answer",
+                    "items": ["N2", "N1"],
+                    "answer": "partial",
+                    "max_rating": "C",
+                }
+            ]
+        },
+        {"N1": "non_compliant", "N2": None},
+        "C",
+        "B",
+        [
+            (
+                "item_answer",
+                ["N1", "N2"],
+                "C",
+                True,
+                "Items N1, N2 are non_compliant or unanswered: rating capped at C.",
+            ),
+        ],
+    ),
+    (
+        "item-answer-non-compliant-ignores-partial",
+        {
+            "caps": [
+                {
+                    "rule": "item_answer",
+                    "items": ["N1"],
+                    "answer": "non_compliant",
+                    "max_rating": "D",
+                }
+            ]
+        },
+        {"N1": "partial"},
+        "A",
+        "A",
+        [],
+    ),
+    (
+        "item-answer-n/a-no-cap",
+        {
+            "caps": [
+                {"rule": "item_answer", "items": ["N1"], "answer": "partial", "max_rating": "D"}
+            ]
+        },
+        {"N1": "not_applicable"},
+        "A",
+        "A",
+        [],
+    ),
+    (
+        "item-answer-other-item-no-cap",
+        {
+            "caps": [
+                {"rule": "item_answer", "items": ["N1"], "answer": "partial", "max_rating": "D"}
+            ]
+        },
+        {"N2": "non_compliant"},
+        "A",
+        "A",
+        [],
+    ),
 ]
 
 
@@ -299,24 +544,71 @@ def two_sections(threshold: float, max_rating: str) -> ChecklistDefinition:
 SECTION_CASES = [
     # (id, threshold, max_rating, answers that are not compliant, rating, band,
     #  triggered sections, sentence)
-    ("section-below", 50, "D", {"B1": "non_compliant", "B2": "non_compliant", "B3": "partial"},
-     "D", "C", ["S2"],
-     "Section S2 scores 37.5, below the threshold of 50: rating capped at D."),
-    ("section-at-threshold-not-below", 50, "D", {"B1": "non_compliant", "B2": "non_compliant"},
-     "B", "B", [], None),
-    ("one-of-two-below", 62.5, "D",
-     {"A1": "non_compliant", "A2": "partial", "B1": "non_compliant", "B2": "non_compliant"},
-     "D", "C", ["S2"],
-     "Section S2 scores 50.0, below the threshold of 62.5: rating capped at D."),
-    ("two-sections-below-decimal", 62.6, "C",
-     {"A1": "non_compliant", "A2": "partial", "B1": "non_compliant", "B2": "non_compliant"},
-     "C", "C", ["S1", "S2"],
-     "Sections S1 (62.5), S2 (50.0) score below the threshold of 62.6: rating capped at C."),
-    ("all-n/a-section-not-below", 50, "E",
-     {"B1": "not_applicable", "B2": "not_applicable", "B3": "not_applicable",
-      "B4": "not_applicable"}, "A", "A", [], None),
-    ("unanswered-section-below", 50, "C", {"B1": None, "B2": None, "B3": None}, "C", "C", ["S2"],
-     "Section S2 scores 25.0, below the threshold of 50: rating capped at C."),
+    (
+        "section-below",
+        50,
+        "D",
+        {"B1": "non_compliant", "B2": "non_compliant", "B3": "partial"},
+        "D",
+        "C",
+        ["S2"],
+        "Section S2 scores 37.5, below the threshold of 50: rating capped at D.",
+    ),
+    (
+        "section-at-threshold-not-below",
+        50,
+        "D",
+        {"B1": "non_compliant", "B2": "non_compliant"},
+        "B",
+        "B",
+        [],
+        None,
+    ),
+    (
+        "one-of-two-below",
+        62.5,
+        "D",
+        {"A1": "non_compliant", "A2": "partial", "B1": "non_compliant", "B2": "non_compliant"},
+        "D",
+        "C",
+        ["S2"],
+        "Section S2 scores 50.0, below the threshold of 62.5: rating capped at D.",
+    ),
+    (
+        "two-sections-below-decimal",
+        62.6,
+        "C",
+        {"A1": "non_compliant", "A2": "partial", "B1": "non_compliant", "B2": "non_compliant"},
+        "C",
+        "C",
+        ["S1", "S2"],
+        "Sections S1 (62.5), S2 (50.0) score below the threshold of 62.6: rating capped at C.",
+    ),
+    (
+        "all-n/a-section-not-below",
+        50,
+        "E",
+        {
+            "B1": "not_applicable",
+            "B2": "not_applicable",
+            "B3": "not_applicable",
+            "B4": "not_applicable",
+        },
+        "A",
+        "A",
+        [],
+        None,
+    ),
+    (
+        "unanswered-section-below",
+        50,
+        "C",
+        {"B1": None, "B2": None, "B3": None},
+        "C",
+        "C",
+        ["S2"],
+        "Section S2 scores 25.0, below the threshold of 50: rating capped at C.",
+    ),
 ]
 
 
@@ -359,8 +651,12 @@ def test_mixed_caps_and_order_of_listing():
         scoring={
             "caps": [
                 {"rule": "section_below", "threshold": 40, "max_rating": "C"},
-                {"rule": "item_answer", "items": ["B2"], "answer": "non_compliant",
-                 "max_rating": "B"},
+                {
+                    "rule": "item_answer",
+                    "items": ["B2"],
+                    "answer": "non_compliant",
+                    "max_rating": "B",
+                },
                 {"rule": "critical_answer", "answer": "partial", "max_rating": "D"},
             ]
         },
@@ -434,10 +730,18 @@ def test_sections_completion_counts_and_provisional():
         pytest.param({}, True, 0.0, id="none-answered"),
         pytest.param({"A": "compliant"}, True, 33.3, id="one-of-three"),
         pytest.param({"A": "compliant", "B": "compliant"}, True, 66.7, id="two-of-three"),
-        pytest.param({"A": "not_applicable", "B": "not_applicable", "C": "partial"}, False,
-                     100.0, id="n/a-counts-as-answered"),
-        pytest.param({"A": "non_compliant", "B": "partial", "C": "compliant"}, False, 100.0,
-                     id="all-answered"),
+        pytest.param(
+            {"A": "not_applicable", "B": "not_applicable", "C": "partial"},
+            False,
+            100.0,
+            id="n/a-counts-as-answered",
+        ),
+        pytest.param(
+            {"A": "non_compliant", "B": "partial", "C": "compliant"},
+            False,
+            100.0,
+            id="all-answered",
+        ),
     ],
 )
 def test_provisional_and_completion(answers, provisional, completion):
@@ -457,22 +761,32 @@ def test_reference_scores():
         item("C", 2, references={"iso27001_2022": ["A.5.19"]}),
         item("D", 1, references={"tba": ["Art. 4"]}),
     )
-    result = rules.score(d, {"A": "compliant", "B": "non_compliant", "C": "not_applicable",
-                             "D": "not_applicable"})
+    result = rules.score(
+        d, {"A": "compliant", "B": "non_compliant", "C": "not_applicable", "D": "not_applicable"}
+    )
     refs = result.as_dict()["references"]
     assert list(refs) == [
-        "appi:Art. 25", "iso27001_2022:A.5.19", "ppc_gl:3-4-4", "appi:Art. 23", "tba:Art. 4"
+        "appi:Art. 25",
+        "iso27001_2022:A.5.19",
+        "ppc_gl:3-4-4",
+        "appi:Art. 23",
+        "tba:Art. 4",
     ]
     assert refs["appi:Art. 25"] == {
-        "framework": "appi", "id": "Art. 25", "items": ["A", "B"], "score": 75.0
+        "framework": "appi",
+        "id": "Art. 25",
+        "items": ["A", "B"],
+        "score": 75.0,
     }
     assert refs["iso27001_2022:A.5.19"] == {
-        "framework": "iso27001_2022", "id": "A.5.19", "items": ["A", "C"], "score": 100.0
+        "framework": "iso27001_2022",
+        "id": "A.5.19",
+        "items": ["A", "C"],
+        "score": 100.0,
     }
     assert refs["ppc_gl:3-4-4"]["score"] == 0.0
     assert refs["appi:Art. 23"]["items"] == ["B"]
-    assert refs["tba:Art. 4"] == {"framework": "tba", "id": "Art. 4", "items": ["D"],
-                                  "score": None}
+    assert refs["tba:Art. 4"] == {"framework": "tba", "id": "Art. 4", "items": ["D"], "score": None}
 
 
 def test_reference_counts_unanswered_as_zero():
@@ -502,8 +816,10 @@ SEVERITY_CASES = [
 
 @pytest.mark.parametrize(
     ("answer", "critical", "weight", "severity"),
-    [pytest.param(*c, id=f"{c[0]}-{'critical' if c[1] else 'normal'}-w{c[2]}")
-     for c in SEVERITY_CASES],
+    [
+        pytest.param(*c, id=f"{c[0]}-{'critical' if c[1] else 'normal'}-w{c[2]}")
+        for c in SEVERITY_CASES
+    ],
 )
 def test_finding_severity(answer, critical, weight, severity):
     d = flat(item("X", weight, critical=critical), item("Y"))
@@ -543,8 +859,13 @@ def test_findings_fields_order_and_title():
     assert first["title"].startswith("Does the entrusting organisation really")
     assert first["title"].endswith("…") and len(first["title"]) <= rules.TITLE_MAX
     assert drafts[1].as_dict() == {
-        "ref": "B1", "section_ref": "S2", "answer": "partial", "severity": "high",
-        "weight": 4, "critical": True, "title": "Is control B1 in place?",
+        "ref": "B1",
+        "section_ref": "S2",
+        "answer": "partial",
+        "severity": "high",
+        "weight": 4,
+        "critical": True,
+        "title": "Is control B1 in place?",
     }
     assert list(rules.score(d, answers).findings) == drafts
 
@@ -582,9 +903,7 @@ def test_refusals(call, answers, fragments):
 
 
 def test_refuses_answer_outside_checklist_answers():
-    d = definition(
-        section("S1", item("A")), answers=["compliant", "partial", "non_compliant"]
-    )
+    d = definition(section("S1", item("A")), answers=["compliant", "partial", "non_compliant"])
     with pytest.raises(ValueError, match="item A: answer 'not_applicable' is not allowed"):
         rules.score(d, {"A": "not_applicable"})
 
@@ -632,8 +951,18 @@ def test_result_is_frozen_and_json_ready():
     with pytest.raises(AttributeError):
         result.score = 1.0  # type: ignore[misc]
     data = result.as_dict()
-    for key in ("score", "rating", "band_rating", "provisional", "completion", "counts",
-                "sections", "caps", "references", "findings"):
+    for key in (
+        "score",
+        "rating",
+        "band_rating",
+        "provisional",
+        "completion",
+        "counts",
+        "sections",
+        "caps",
+        "references",
+        "findings",
+    ):
         assert key in data
     assert json.loads(json.dumps(data)) == data
 

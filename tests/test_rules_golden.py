@@ -90,9 +90,7 @@ def test_golden(path: Path, pattern: str):
 
 def test_every_shipped_checklist_has_goldens():
     assert CHECKLISTS, "the shipped checklists/*/1.0.0.yaml files are missing"
-    expected = {
-        f"{p.parent.name}-1.0.0-{pattern}.json" for p in CHECKLISTS for pattern in PATTERNS
-    }
+    expected = {f"{p.parent.name}-1.0.0-{pattern}.json" for p in CHECKLISTS for pattern in PATTERNS}
     present = {p.name for p in GOLDEN.glob("*.json")}
     assert expected <= present
     assert present <= expected, f"stale golden files: {sorted(present - expected)}"

@@ -33,11 +33,23 @@ def test_pages_have_no_inline_script_or_style(app, client, auth, loaded_checklis
         assessment = factories.assessment(db.session, people)
         aid, sid = assessment.id, assessment.subcontractor_id
     auth.login("admin@example.com")
-    for url in ("/", "/assessments/", "/assessments/new", "/findings/", "/subcontractors/",
-                "/subcontractors/new", "/checklists/", "/checklists/safety-management/1.0.0",
-                "/admin/users", "/admin/webhooks/", f"/assessments/{aid}",
-                f"/assessments/{aid}/review", f"/assessments/{aid}/findings",
-                f"/subcontractors/{sid}", f"/subcontractors/{sid}/edit"):
+    for url in (
+        "/",
+        "/assessments/",
+        "/assessments/new",
+        "/findings/",
+        "/subcontractors/",
+        "/subcontractors/new",
+        "/checklists/",
+        "/checklists/safety-management/1.0.0",
+        "/admin/users",
+        "/admin/webhooks/",
+        f"/assessments/{aid}",
+        f"/assessments/{aid}/review",
+        f"/assessments/{aid}/findings",
+        f"/subcontractors/{sid}",
+        f"/subcontractors/{sid}/edit",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
         assert "<style" not in html and " style=" not in html, url
@@ -47,8 +59,9 @@ def test_pages_have_no_inline_script_or_style(app, client, auth, loaded_checklis
 def test_session_cookie_flags(app, client, auth, make_user):
     make_user("kenji@example.com")
     response = auth.login("kenji@example.com")
-    cookie = next(v for k, v in response.headers.items()
-                  if k == "Set-Cookie" and v.startswith("session="))
+    cookie = next(
+        v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
 
 
@@ -66,16 +79,19 @@ def test_sign_in_starts_a_new_session(client, make_user):
     token = csrf_token(client)
     with client.session_transaction() as before:
         before["planted"] = "by an attacker"
-    client.post("/auth/login", data={"email": "kenji@example.com", "password": DEMO_PASSWORD,
-                                     "csrf_token": token})
+    client.post(
+        "/auth/login",
+        data={"email": "kenji@example.com", "password": DEMO_PASSWORD, "csrf_token": token},
+    )
     with client.session_transaction() as after:
         assert "planted" not in after
         assert after.get("_user_id")
 
 
 def failed(client, email, password="wrong password!"):
-    return client.post("/auth/login", data={
-        "email": email, "password": password, "csrf_token": csrf_token(client)})
+    return client.post(
+        "/auth/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)}
+    )
 
 
 def test_failed_sign_ins_are_limited_per_account(client, make_user):
@@ -100,8 +116,11 @@ def test_failed_sign_ins_are_limited_per_address(client, make_user):
     assert "from your network address" in refused.get_data(as_text=True)
     other = client.post(
         "/auth/login",
-        data={"email": "kenji@example.com", "password": DEMO_PASSWORD,
-              "csrf_token": csrf_token(client)},
+        data={
+            "email": "kenji@example.com",
+            "password": DEMO_PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
         environ_base={"REMOTE_ADDR": "10.9.8.7"},
     )
     assert other.status_code == 302

@@ -37,7 +37,7 @@ def test_list_shows_every_published_version(viewer, shipped):
     assert len(shipped) >= 3
     for slug, version, definition, content_hash in shipped:
         assert f'href="/checklists/{slug}/{version}"' in body
-        assert f"<code title=\"SHA-256 {content_hash}\">{content_hash[:12]}</code>" in body
+        assert f'<code title="SHA-256 {content_hash}">{content_hash[:12]}</code>' in body
         assert str(escape(definition.title.en)) in body
         row = body.split(f'href="/checklists/{slug}/{version}"', 1)[1].split("</tr>", 1)[0]
         assert f"<td>{definition.item_count}</td>" in row

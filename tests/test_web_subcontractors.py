@@ -125,8 +125,13 @@ def test_list_shows_parent_latest_rating_and_due_dates(data, loaded_checklists, 
         top = company(session, people, "Aozora Cloud")
         company(session, people, "Hanul Secure", parent_id=top.id, country="KR")
         approve(session, people, top, when=datetime(2020, 1, 10, 3, tzinfo=UTC))
-        approve(session, people, top, when=datetime(2021, 2, 10, 3, tzinfo=UTC),
-                non_compliant={"SO-3.1"})
+        approve(
+            session,
+            people,
+            top,
+            when=datetime(2021, 2, 10, 3, tzinfo=UTC),
+            non_compliant={"SO-3.1"},
+        )
     body = signed_in("viewer").get("/subcontractors/").get_data(as_text=True)
     assert names_in(body) == ["Aozora Cloud", "Hanul Secure"]
     top_row = body.split("Aozora Cloud</a></th>", 1)[1].split("</tr>", 1)[0]
@@ -166,11 +171,18 @@ def spread(data, loaded_checklists):
         a = company(session, people, "Alpha", tier=1, country="JP")
         b = company(session, people, "Bravo", tier=2, country="KR")
         c = company(session, people, "Charlie", tier=3, country="SG")
-        company(session, people, "Delta", tier=3, country="JP",
-                contract_start=NOW.date() + timedelta(days=30))
+        company(
+            session,
+            people,
+            "Delta",
+            tier=3,
+            country="JP",
+            contract_start=NOW.date() + timedelta(days=30),
+        )
         approve(session, people, a, when=NOW - timedelta(days=30))  # A, due in 11 months
-        approve(session, people, b, when=datetime(2019, 5, 1, 3, tzinfo=UTC),
-                non_compliant={"SO-3.1"})
+        approve(
+            session, people, b, when=datetime(2019, 5, 1, 3, tzinfo=UTC), non_compliant={"SO-3.1"}
+        )
         approve(session, people, c, when=NOW - timedelta(days=400))  # tier 3: 36 months
 
 
@@ -258,8 +270,13 @@ def _grow_directory(data, first, last, approved_every):
             select(Subcontractor).where(Subcontractor.name == f"Company {first - 1:02d}")
         ).first()
         for n in range(first, last):
-            made = company(session, people, f"Company {n:02d}", tier=n % 3 + 1,
-                           parent_id=previous.id if previous and n % 4 else None)
+            made = company(
+                session,
+                people,
+                f"Company {n:02d}",
+                tier=n % 3 + 1,
+                parent_id=previous.id if previous and n % 4 else None,
+            )
             if n % approved_every == 0:
                 approve(session, people, made, when=NOW - timedelta(days=200 * (n % 5)))
             previous = made
@@ -272,8 +289,9 @@ def _list_queries(client, count_queries, query=""):
     return len(statements)
 
 
-def test_list_query_count_does_not_grow_with_rows(data, loaded_checklists, signed_in,
-                                                  count_queries):
+def test_list_query_count_does_not_grow_with_rows(
+    data, loaded_checklists, signed_in, count_queries
+):
     client = signed_in()
     filtered = "?overdue=1&rating=A&q=comp&tier=1&country=JP"
     _grow_directory(data, 0, 3, approved_every=2)
@@ -292,8 +310,9 @@ def test_create_then_redirect_to_the_profile(data, signed_in):
     client = signed_in("auditor")
     with data() as (session, people):
         top = company(session, people, "Aozora Cloud")
-    fields = form_data(client, "/subcontractors/new", parent_id=str(top.id),
-                       audit_cadence_months="6")
+    fields = form_data(
+        client, "/subcontractors/new", parent_id=str(top.id), audit_cadence_months="6"
+    )
     response = client.post("/subcontractors/new", data=fields)
     assert response.status_code == 302
     with data() as (session, _):
@@ -329,16 +348,25 @@ def test_edit_changes_fields(data, signed_in):
     page = client.get(f"/subcontractors/{made.id}/edit").get_data(as_text=True)
     assert 'value="Aozora Cloud"' in page
     assert "a\nb</textarea>" in page
-    fields = form_data(client, f"/subcontractors/{made.id}/edit", name="Aozora Cloud Ops",
-                       tier="3", contract_end="2027-03-31", data_categories="x")
+    fields = form_data(
+        client,
+        f"/subcontractors/{made.id}/edit",
+        name="Aozora Cloud Ops",
+        tier="3",
+        contract_end="2027-03-31",
+        data_categories="x",
+    )
     response = client.post(f"/subcontractors/{made.id}/edit", data=fields)
     assert response.status_code == 302
     assert response.headers["Location"] == f"/subcontractors/{made.id}"
     with data() as (session, _):
         stored = session.get(Subcontractor, made.id)
         actions = session.exec(select(AuditEvent.action)).all()
-    assert (stored.name, stored.tier, stored.contract_end) == ("Aozora Cloud Ops", 3,
-                                                               date(2027, 3, 31))
+    assert (stored.name, stored.tier, stored.contract_end) == (
+        "Aozora Cloud Ops",
+        3,
+        date(2027, 3, 31),
+    )
     assert stored.data_categories == ["x"] and stored.updated_at is not None
     assert "subcontractor.updated" in actions
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -374,8 +402,9 @@ def test_bad_input_is_re_rendered_and_nothing_saved(data, signed_in, fields, mes
         company(session, people, "Existing Co")
     client = signed_in("auditor")
     before = (count(data), count(data, AuditEvent))
-    response = client.post("/subcontractors/new", data=form_data(client, "/subcontractors/new",
-                                                                  **fields))
+    response = client.post(
+        "/subcontractors/new", data=form_data(client, "/subcontractors/new", **fields)
+    )
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert message in body
@@ -412,17 +441,15 @@ def test_a_parent_loop_is_refused(data, signed_in):
     page = client.get(f"/subcontractors/{top.id}/edit").get_data(as_text=True)
     assert parent_options(page) == [str(other.id)]  # neither itself nor anything below it
     page = client.get(f"/subcontractors/{bottom.id}/edit").get_data(as_text=True)
-    assert set(parent_options(page)) == {
-        str(top.id), str(middle.id), str(other.id)
-    }
+    assert set(parent_options(page)) == {str(top.id), str(middle.id), str(other.id)}
     for parent in (bottom, middle):
-        fields = form_data(client, f"/subcontractors/{top.id}/edit", name="Top",
-                           parent_id=str(parent.id))
+        fields = form_data(
+            client, f"/subcontractors/{top.id}/edit", name="Top", parent_id=str(parent.id)
+        )
         response = client.post(f"/subcontractors/{top.id}/edit", data=fields)
         assert response.status_code == 400
         assert "that parent would make the chain a loop" in response.get_data(as_text=True)
-    fields = form_data(client, f"/subcontractors/{top.id}/edit", name="Top",
-                       parent_id=str(top.id))
+    fields = form_data(client, f"/subcontractors/{top.id}/edit", name="Top", parent_id=str(top.id))
     response = client.post(f"/subcontractors/{top.id}/edit", data=fields)
     assert response.status_code == 400
     assert "that parent would make the chain a loop" in response.get_data(as_text=True)
@@ -438,11 +465,13 @@ def test_only_auditors_and_admins_manage(data, signed_in, role):
     assert client.get("/subcontractors/new").status_code == 403
     assert client.get(f"/subcontractors/{made.id}/edit").status_code == 403
     token = csrf_token(client, "/subcontractors/")
-    response = client.post("/subcontractors/new",
-                           data={"csrf_token": token, "name": "X", "country": "JP", "tier": "1"})
+    response = client.post(
+        "/subcontractors/new", data={"csrf_token": token, "name": "X", "country": "JP", "tier": "1"}
+    )
     assert response.status_code == 403
-    response = client.post(f"/subcontractors/{made.id}/edit",
-                           data={"csrf_token": token, "name": "X"})
+    response = client.post(
+        f"/subcontractors/{made.id}/edit", data={"csrf_token": token, "name": "X"}
+    )
     assert response.status_code == 403
     assert count(data) == 1
     list_page = client.get("/subcontractors/").get_data(as_text=True)
@@ -455,8 +484,12 @@ def test_only_auditors_and_admins_manage(data, signed_in, role):
 def test_anonymous_is_sent_to_sign_in(data, client):
     with data() as (session, people):
         made = company(session, people, "Aozora Cloud")
-    for path in ("/subcontractors/", f"/subcontractors/{made.id}", "/subcontractors/new",
-                 f"/subcontractors/{made.id}/edit"):
+    for path in (
+        "/subcontractors/",
+        f"/subcontractors/{made.id}",
+        "/subcontractors/new",
+        f"/subcontractors/{made.id}/edit",
+    ):
         response = client.get(path)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/auth/login")
@@ -489,8 +522,8 @@ def test_profile_shows_the_chain_both_ways(data, signed_in):
 
     body = client.get(f"/subcontractors/{bottom.id}").get_data(as_text=True)
     crumbs = body.split('aria-label="Re-entrustment chain"', 1)[1].split("</nav>", 1)[0]
-    assert crumbs.index("Aozora Cloud") < crumbs.index("Hanul Secure") < crumbs.index(
-        "Mirae Endpoint"
+    assert (
+        crumbs.index("Aozora Cloud") < crumbs.index("Hanul Secure") < crumbs.index("Mirae Endpoint")
     )
     assert f'href="/subcontractors/{top.id}"' in crumbs
     assert "entrusts this work to no one else" in body
@@ -512,8 +545,13 @@ def test_profile_shows_history_and_score_trend(data, loaded_checklists, signed_i
     with data() as (session, people):
         made = company(session, people, "Aozora Cloud", tier=2, audit_cadence_months=6)
         first = approve(session, people, made, when=datetime(2023, 1, 31, 3, tzinfo=UTC))
-        second = approve(session, people, made, when=datetime(2023, 8, 31, 3, tzinfo=UTC),
-                         non_compliant={"SO-3.1"})
+        second = approve(
+            session,
+            people,
+            made,
+            when=datetime(2023, 8, 31, 3, tzinfo=UTC),
+            non_compliant={"SO-3.1"},
+        )
         draft = factories.assessment(session, people, company=made, title="Spring 2024 review")
     body = signed_in("viewer").get(f"/subcontractors/{made.id}").get_data(as_text=True)
     history = body.split("<h2>Assessments</h2>", 1)[1]
@@ -586,10 +624,10 @@ def test_sql_threshold_is_exact(months, cutoff):
     [(1, None, 12), (2, None, 24), (3, None, 36), (3, 6, 6), (1, 24, 24)],
 )
 def test_own_cadence_wins_over_the_tier_default(tier, own, cadence):
-    sub = Subcontractor(name="x", country="JP", tier=tier, audit_cadence_months=own,
-                        contract_start=date(2020, 1, 1))
-    row = svc.schedule_row(sub, datetime(2024, 1, 31, 12, tzinfo=UTC), "B", date(2024, 6, 1),
-                           "UTC")
+    sub = Subcontractor(
+        name="x", country="JP", tier=tier, audit_cadence_months=own, contract_start=date(2020, 1, 1)
+    )
+    row = svc.schedule_row(sub, datetime(2024, 1, 31, 12, tzinfo=UTC), "B", date(2024, 6, 1), "UTC")
     assert row.cadence_months == cadence
     assert row.next_due == svc.add_months(date(2024, 1, 31), cadence)
     assert row.last_approved == date(2024, 1, 31) and row.rating == "B"
@@ -597,8 +635,9 @@ def test_own_cadence_wins_over_the_tier_default(tier, own, cadence):
 
 def test_never_approved_is_due_from_contract_start_or_creation():
     created = datetime(2024, 5, 20, 16, tzinfo=UTC)  # 2024-05-21 01:00 in Tokyo
-    with_start = Subcontractor(name="x", country="JP", tier=1, contract_start=date(2023, 4, 1),
-                               created_at=created)
+    with_start = Subcontractor(
+        name="x", country="JP", tier=1, contract_start=date(2023, 4, 1), created_at=created
+    )
     without = Subcontractor(name="y", country="JP", tier=1, created_at=created)
     today = date(2024, 5, 21)
     assert svc.schedule_row(with_start, None, None, today, "UTC").next_due == date(2023, 4, 1)
@@ -638,8 +677,12 @@ def schedule_data(session, loaded_checklists):
     ):
         made[name] = company(session, people, name, tier=tier, contract_start=start)
         if approved:
-            approve(session, people, made[name],
-                    when=datetime.combine(approved, datetime.min.time(), UTC) + timedelta(hours=3))
+            approve(
+                session,
+                people,
+                made[name],
+                when=datetime.combine(approved, datetime.min.time(), UTC) + timedelta(hours=3),
+            )
     return today, made
 
 
@@ -647,14 +690,21 @@ def test_audit_schedule_lists_overdue_first_then_by_due_date(session, schedule_d
     today, made = schedule_data
     rows = svc.audit_schedule(session, today, tz="UTC")
     assert [r.subcontractor.name for r in rows] == [
-        "Long overdue", "Never audited", "Just overdue",
-        "Due today", "Due soon", "Starts later", "Due in 30 days",
+        "Long overdue",
+        "Never audited",
+        "Just overdue",
+        "Due today",
+        "Due soon",
+        "Starts later",
+        "Due in 30 days",
     ]
     assert [r.overdue for r in rows] == [True, True, True, False, False, False, False]
     first = rows[0]
     assert isinstance(first, svc.ScheduleRow)
     assert (first.last_approved, first.next_due, first.rating) == (
-        date(2022, 1, 10), date(2024, 1, 10), "A"
+        date(2022, 1, 10),
+        date(2024, 1, 10),
+        "A",
     )
     never = rows[1]
     assert (never.last_approved, never.rating, never.next_due) == (None, None, date(2024, 12, 1))
@@ -664,8 +714,9 @@ def test_audit_schedule_lists_overdue_first_then_by_due_date(session, schedule_d
 
 def test_audit_schedule_window_and_limit(session, schedule_data):
     today, made = schedule_data
-    names = [r.subcontractor.name for r in svc.audit_schedule(session, today, within_days=0,
-                                                              tz="UTC")]
+    names = [
+        r.subcontractor.name for r in svc.audit_schedule(session, today, within_days=0, tz="UTC")
+    ]
     assert names == ["Long overdue", "Never audited", "Just overdue", "Due today"]
     limited = svc.audit_schedule(session, today, limit=2, tz="UTC")
     assert [r.subcontractor.name for r in limited] == ["Long overdue", "Never audited"]
@@ -708,7 +759,9 @@ def test_chain_ignores_an_unrelated_tree(session):
 
 def test_parse_categories():
     assert svc.parse_categories("personal data, logs\n\n logs ,個人データ、通信") == [
-        "personal data", "logs", "個人データ", "通信"
+        "personal data",
+        "logs",
+        "個人データ",
+        "通信",
     ]
     assert svc.parse_categories("") == []
-

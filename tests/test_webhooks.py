@@ -68,9 +68,13 @@ def ready_assessment(session, people):
     assessment = factories.assessment(session, people, company=company)
     checklist = svc.definition(session, assessment)
     overrides = {"SO-3.1": ("non_compliant", "No contract")}
-    svc.save_answers(session, people.auditor, assessment, [
-        AnswerInput(i.ref, *overrides.get(i.ref, ("compliant", ""))) for i in checklist.items()
-    ], None)
+    svc.save_answers(
+        session,
+        people.auditor,
+        assessment,
+        [AnswerInput(i.ref, *overrides.get(i.ref, ("compliant", ""))) for i in checklist.items()],
+        None,
+    )
     session.commit()
     return assessment
 
@@ -108,8 +112,9 @@ def test_delivery_is_signed_and_received(session, people, receiver):
     [got] = receiver.received
     headers = {k.lower(): v for k, v in got["headers"].items()}
     assert webhooks.verify_signature(SECRET, got["body"], headers["x-kansa-signature"])
-    assert not webhooks.verify_signature("another-secret-0000", got["body"],
-                                         headers["x-kansa-signature"])
+    assert not webhooks.verify_signature(
+        "another-secret-0000", got["body"], headers["x-kansa-signature"]
+    )
     assert not webhooks.verify_signature(SECRET, got["body"] + b" ", headers["x-kansa-signature"])
     body = json.loads(got["body"])
     [delivery] = deliveries(session)
@@ -140,8 +145,15 @@ def test_finding_update_is_delivered(session, people, receiver):
     from audit.models import Finding
 
     finding = session.exec(select(Finding).where(Finding.assessment_id == assessment.id)).one()
-    finding_svc.update(session, people.auditor, finding, remediation_plan="Sign the DPA",
-                       owner="Legal", due_date=None, status="in_remediation")
+    finding_svc.update(
+        session,
+        people.auditor,
+        finding,
+        remediation_plan="Sign the DPA",
+        owner="Legal",
+        due_date=None,
+        status="in_remediation",
+    )
     session.commit()
     webhooks.run_once(session, "w1")
     body = json.loads(receiver.received[0]["body"])
@@ -253,16 +265,31 @@ def test_registration_is_validated(session, people):
     with pytest.raises(ServiceError, match="absolute http"):
         webhooks.register(session, people.admin, url="ftp://x", secret=SECRET, events=["x"])
     with pytest.raises(ServiceError, match="16 to 200"):
-        webhooks.register(session, people.admin, url="https://x.example", secret="short",
-                          events=["assessment.approved"])
+        webhooks.register(
+            session,
+            people.admin,
+            url="https://x.example",
+            secret="short",
+            events=["assessment.approved"],
+        )
     with pytest.raises(ServiceError, match="unknown event"):
-        webhooks.register(session, people.admin, url="https://x.example", secret=SECRET,
-                          events=["assessment.deleted"])
+        webhooks.register(
+            session,
+            people.admin,
+            url="https://x.example",
+            secret=SECRET,
+            events=["assessment.deleted"],
+        )
     from audit.services import Forbidden
 
     with pytest.raises(Forbidden):
-        webhooks.register(session, people.auditor, url="https://x.example", secret=SECRET,
-                          events=["assessment.approved"])
+        webhooks.register(
+            session,
+            people.auditor,
+            url="https://x.example",
+            secret=SECRET,
+            events=["assessment.approved"],
+        )
 
 
 def test_admin_page_registers_and_shows_outcomes(client, app, world, receiver):  # noqa: F811
@@ -270,21 +297,38 @@ def test_admin_page_registers_and_shows_outcomes(client, app, world, receiver): 
     # `g` between requests and hide the CSRF token from the session
     sign_in(client, "admin")
     token = csrf_token(client, "/admin/webhooks/")
-    bad = client.post("/admin/webhooks/", data={
-        "csrf_token": token, "url": receiver.url, "secret": "short",
-        "events": ["assessment.approved"]})
+    bad = client.post(
+        "/admin/webhooks/",
+        data={
+            "csrf_token": token,
+            "url": receiver.url,
+            "secret": "short",
+            "events": ["assessment.approved"],
+        },
+    )
     assert bad.status_code == 400 and "16 to 200" in bad.get_data(as_text=True)
-    ok = client.post("/admin/webhooks/", data={
-        "csrf_token": token, "url": receiver.url, "secret": SECRET,
-        "events": ["assessment.submitted"]})
+    ok = client.post(
+        "/admin/webhooks/",
+        data={
+            "csrf_token": token,
+            "url": receiver.url,
+            "secret": SECRET,
+            "events": ["assessment.submitted"],
+        },
+    )
     assert ok.status_code == 302
     with app.app_context():
         session = db.session
         assessment = svc.get(session, world["assessment_id"])
         auditor = session.get(User, world["auditor"])
         checklist = svc.definition(session, assessment)
-        svc.save_answers(session, auditor, assessment,
-                         [AnswerInput(i.ref, "compliant") for i in checklist.items()], None)
+        svc.save_answers(
+            session,
+            auditor,
+            assessment,
+            [AnswerInput(i.ref, "compliant") for i in checklist.items()],
+            None,
+        )
         svc.submit(session, auditor, assessment, None)
         session.commit()
         webhooks.run_once(session, "w1")

@@ -49,8 +49,9 @@ def _content_schema(content: Mapping[str, Any] | None) -> tuple[str, str]:
     return "", ""
 
 
-def _operation(spec: Mapping[str, Any], path: str, method: str, op: Mapping[str, Any],
-               shared: list[Any]) -> dict[str, Any]:
+def _operation(
+    spec: Mapping[str, Any], path: str, method: str, op: Mapping[str, Any], shared: list[Any]
+) -> dict[str, Any]:
     parameters = []
     for raw in [*shared, *op.get("parameters", [])]:
         param = _resolve(spec, raw)
@@ -89,8 +90,12 @@ def _operation(spec: Mapping[str, Any], path: str, method: str, op: Mapping[str,
     return {
         "method": method.upper(),
         "path": path,
-        "anchor": f"{method}-{path}".replace("/", "-").replace("<", "").replace(">", "")
-        .replace("{", "").replace("}", "").replace(".", "-"),
+        "anchor": f"{method}-{path}".replace("/", "-")
+        .replace("<", "")
+        .replace(">", "")
+        .replace("{", "")
+        .replace("}", "")
+        .replace(".", "-"),
         "summary": op.get("summary", ""),
         "description": op.get("description", ""),
         "scope": op.get("x-kansa-scope", ""),

@@ -141,9 +141,7 @@ def http_error_response(error: HTTPException) -> Response:
         if key.lower() not in ("content-type", "content-length")
     }
     headers.update(data.get("headers") or {})
-    return error_response(
-        code, message, errors=errors if code == 422 else None, headers=headers
-    )
+    return error_response(code, message, errors=errors if code == 422 else None, headers=headers)
 
 
 def service_error_response(exc: ServiceError) -> Response:
@@ -230,4 +228,3 @@ def _api_first(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     wrapped._kansa_api_aware = True  # type: ignore[attr-defined]
     return wrapped
-

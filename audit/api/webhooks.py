@@ -45,9 +45,7 @@ class WebhookInSchema(ma.Schema):
         unknown = ma.RAISE
 
     url = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
-    secret = ma.fields.String(
-        required=True, load_only=True, validate=ma.validate.Length(16, 200)
-    )
+    secret = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(16, 200))
     events = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(WEBHOOK_EVENTS)),
         required=True,

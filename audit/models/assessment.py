@@ -58,9 +58,7 @@ class AssessmentAuditor(SQLModel, table=True):
 
     __tablename__ = "assessment_auditor"
 
-    assessment_id: int = Field(
-        foreign_key="assessment.id", primary_key=True, ondelete="CASCADE"
-    )
+    assessment_id: int = Field(foreign_key="assessment.id", primary_key=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="user_account.id", primary_key=True, index=True)
 
 

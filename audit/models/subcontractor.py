@@ -35,9 +35,7 @@ class Subcontractor(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     country: str = Field(max_length=2, index=True)
     services: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
-    data_categories: list[str] = Field(
-        default_factory=list, sa_column=json_column(nullable=False)
-    )
+    data_categories: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
     tier: int = Field(index=True)
     parent_id: int | None = Field(
         default=None, foreign_key="subcontractor.id", index=True, ondelete="RESTRICT"

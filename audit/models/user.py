@@ -64,9 +64,6 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
-
-
-
 class LoginAttempt(SQLModel, table=True):
     """A sign-in attempt, kept to slow down password guessing per account and per address."""
 

@@ -73,22 +73,24 @@ def report_id(model: dict[str, Any], digest: str) -> str:
     return f"KANSA-A{model['assessment']['id']}-{digest[:8]}"
 
 
-def render_html(
-    model: dict[str, Any], digest: str, generated_at: str, generated_iso: str
-) -> str:
+def render_html(model: dict[str, Any], digest: str, generated_at: str, generated_iso: str) -> str:
     """The report's HTML; ``generated_*`` is the approval time for approved assessments."""
     words = labels(model["lang"])
     score = model["score"]
     chart = section_chart(model["sections"], score["bands"], words["t"]["none"])
-    return environment().get_template(TEMPLATE).render(
-        m=model,
-        a=model["assessment"],
-        report_id=report_id(model, digest),
-        content_hash=digest,
-        generated_at=generated_at,
-        generated_iso=generated_iso,
-        chart=chart,
-        **words,
+    return (
+        environment()
+        .get_template(TEMPLATE)
+        .render(
+            m=model,
+            a=model["assessment"],
+            report_id=report_id(model, digest),
+            content_hash=digest,
+            generated_at=generated_at,
+            generated_iso=generated_iso,
+            chart=chart,
+            **words,
+        )
     )
 
 
@@ -103,9 +105,7 @@ def html_to_pdf(html: str, digest: str, fetcher: SafeFetcher | None = None) -> b
     return document.write_pdf(pdf_identifier=digest[:32].encode("ascii"))
 
 
-def render_pdf(
-    model: dict[str, Any], digest: str, generated_at: str, generated_iso: str
-) -> bytes:
+def render_pdf(model: dict[str, Any], digest: str, generated_at: str, generated_iso: str) -> bytes:
     """The PDF of a report model (HTML, then WeasyPrint)."""
     return html_to_pdf(render_html(model, digest, generated_at, generated_iso), digest)
 

@@ -19,8 +19,17 @@ from ..services import assessments, checklists, evidence, findings, subcontracto
 
 PASSWORD = "correct horse battery staple"
 ANSWER_CYCLE = (
-    "compliant", "compliant", "partial", "compliant", "non_compliant", "compliant",
-    "not_applicable", "compliant", "partial", "compliant", "compliant",
+    "compliant",
+    "compliant",
+    "partial",
+    "compliant",
+    "non_compliant",
+    "compliant",
+    "not_applicable",
+    "compliant",
+    "partial",
+    "compliant",
+    "compliant",
 )
 REFERENCE_POOL = (
     ("appi", ("Art. 23", "Art. 25", "Art. 26", "Art. 27")),
@@ -143,18 +152,27 @@ def build(
     for n, ref in enumerate(refs):
         if n % evidence_every == 0:
             evidence.add(
-                session, people["auditor"], made, filename=f"evidence-{ref}.pdf",
-                content_type="application/pdf", data=f"%PDF sample {ref}".encode(),
-                max_bytes=1 << 20, item_ref=ref,
+                session,
+                people["auditor"],
+                made,
+                filename=f"evidence-{ref}.pdf",
+                content_type="application/pdf",
+                data=f"%PDF sample {ref}".encode(),
+                max_bytes=1 << 20,
+                item_ref=ref,
             )
     for n, finding in enumerate(
         session.exec(select(Finding).where(Finding.assessment_id == made.id)).all()
     ):
         if n % 2 == 0:
             findings.update(
-                session, people["auditor"], finding,
+                session,
+                people["auditor"],
+                finding,
                 remediation_plan="Schedule the yearly review and keep its minutes.",
-                owner="Compliance office", due_date=date(2026, 12, 31), status="in_remediation",
+                owner="Compliance office",
+                due_date=date(2026, 12, 31),
+                status="in_remediation",
             )
     session.commit()
     if approve:

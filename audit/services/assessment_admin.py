@@ -41,8 +41,10 @@ def update_details(
     for key in ("due_date", "period_start", "period_end"):
         if merged[key] is not None and not isinstance(merged[key], date):
             raise ServiceError("must be a date", key)
-    if merged["period_start"] and merged["period_end"] and (
-        merged["period_end"] < merged["period_start"]
+    if (
+        merged["period_start"]
+        and merged["period_end"]
+        and (merged["period_end"] < merged["period_start"])
     ):
         raise ServiceError("the period ends before it starts", "period_end")
     reviewer_id = merged["reviewer_id"]

@@ -97,9 +97,7 @@ def can_review(session: Session, user: User, assessment: Assessment) -> bool:
 
 def require_edit(session: Session, user: User, assessment: Assessment) -> None:
     if assessment.state not in EDITABLE_STATES:
-        raise Conflict(
-            f"assessment {assessment.id} is {assessment.state}: it accepts no changes"
-        )
+        raise Conflict(f"assessment {assessment.id} is {assessment.state}: it accepts no changes")
     if not can_edit(session, user, assessment):
         raise Forbidden("only the assessment's assigned auditors may change it")
 

@@ -52,7 +52,7 @@ def _encode(value: Any, is_json: bool = False) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if key == "$j":
             return inner
         if key == "$b64":
@@ -65,9 +65,10 @@ def _decode(value: Any) -> Any:
 
 
 def _line(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
-        "utf-8"
-    ) + b"\n"
+    return (
+        json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        + b"\n"
+    )
 
 
 def _json_columns(table: sa.Table) -> set[str]:
@@ -205,9 +206,7 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
             if not batch:
                 continue
             # rows pointing at their own table (re-entrustment chains) get the link afterwards
-            self_refs = [
-                fk.parent.name for fk in table.foreign_keys if fk.column.table is table
-            ]
+            self_refs = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
             first = [{**r, **dict.fromkeys(self_refs)} for r in batch] if self_refs else batch
             conn.execute(sa.insert(table), first)
             if self_refs:
@@ -224,7 +223,7 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                         sa.text(
                             f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "
                             f"'{pk[0].name}'), COALESCE((SELECT MAX(\"{pk[0].name}\") FROM "
-                            f"\"{table.name}\"), 1), (SELECT COUNT(*) FROM \"{table.name}\") > 0)"
+                            f'"{table.name}"), 1), (SELECT COUNT(*) FROM "{table.name}") > 0)'
                         )
                     )
     return counts

@@ -109,13 +109,19 @@ def verify(session: Session, batch: int = 5000) -> Verification:
         for event in rows:
             if event.prev_hash != previous:
                 return Verification(
-                    False, count, previous, event.id,
+                    False,
+                    count,
+                    previous,
+                    event.id,
                     "its link to the previous event is broken (an event before it was "
                     "deleted, inserted or reordered)",
                 )
             if event_digest(event) != event.hash:
                 return Verification(
-                    False, count, previous, event.id,
+                    False,
+                    count,
+                    previous,
+                    event.id,
                     "its content does not match its hash (it was edited)",
                 )
             previous = event.hash

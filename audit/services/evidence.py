@@ -44,9 +44,11 @@ def clean_filename(raw: str | None) -> str:
         raise ServiceError(f"{raw!r} is not a usable file name", "file")
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[
-            :MAX_NAME
-        ]
+        name = (
+            (stem[: MAX_NAME - len(ext) - 1] + dot + ext)
+            if dot and len(ext) < 16
+            else name[:MAX_NAME]
+        )
     return name
 
 

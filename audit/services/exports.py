@@ -123,8 +123,8 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
     result = assessment_service.live_score(session, assessment)
     snapshot = assessment.score_snapshot or {}
     score = snapshot.get("score", result.score) if assessment.state == "approved" else result.score
-    rating = snapshot.get("rating", result.rating) if assessment.state == "approved" else (
-        result.rating
+    rating = (
+        snapshot.get("rating", result.rating) if assessment.state == "approved" else (result.rating)
     )
     people = session.exec(
         select(User)

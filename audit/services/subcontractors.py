@@ -120,7 +120,11 @@ def create(session: Session, actor: User, data: dict[str, Any]) -> Subcontractor
     session.add(subcontractor)
     session.flush()
     events.record(
-        session, actor, "subcontractor.created", "subcontractor", subcontractor.id,
+        session,
+        actor,
+        "subcontractor.created",
+        "subcontractor",
+        subcontractor.id,
         after=_public(subcontractor),
     )
     return subcontractor
@@ -143,8 +147,13 @@ def update(
     changed = {k for k in after if before.get(k) != after.get(k)}
     if changed:
         events.record(
-            session, actor, "subcontractor.updated", "subcontractor", subcontractor.id,
-            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+            session,
+            actor,
+            "subcontractor.updated",
+            "subcontractor",
+            subcontractor.id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
         )
     return subcontractor
 

@@ -142,7 +142,5 @@ def sign_in_refusal(session: Session, email: str, address: str) -> str | None:
 
 def record_attempt(session: Session, email: str, address: str, succeeded: bool) -> None:
     session.add(
-        LoginAttempt(
-            email=normalise_email(email)[:254], address=address[:64], succeeded=succeeded
-        )
+        LoginAttempt(email=normalise_email(email)[:254], address=address[:64], succeeded=succeeded)
     )

@@ -98,7 +98,11 @@ def register(
     session.add(hook)
     session.flush()
     audit_events.record(
-        session, actor, "webhook.registered", "webhook", hook.id,
+        session,
+        actor,
+        "webhook.registered",
+        "webhook",
+        hook.id,
         after={"url": url, "events": chosen},
     )
     return hook
@@ -116,8 +120,13 @@ def set_active(session: Session, actor: User, hook_id: int, active: bool) -> Web
         hook.active = active
         session.add(hook)
         audit_events.record(
-            session, actor, "webhook.changed", "webhook", hook.id,
-            before={"active": not active}, after={"active": active},
+            session,
+            actor,
+            "webhook.changed",
+            "webhook",
+            hook.id,
+            before={"active": not active},
+            after={"active": active},
         )
     return hook
 

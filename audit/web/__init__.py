@@ -25,7 +25,15 @@ def register(app: Flask) -> None:
     )
 
     for module in (
-        auth, main, assessments, findings, subcontractors, checklists, admin, reports, webhooks,
+        auth,
+        main,
+        assessments,
+        findings,
+        subcontractors,
+        checklists,
+        admin,
+        reports,
+        webhooks,
         tokens,
     ):
         app.register_blueprint(module.bp)
@@ -77,6 +85,7 @@ def _template_helpers(app: Flask) -> None:
             return ""
         text = text[0].upper() + text[1:]
         return text if text[-1] in ".!?" else text + "."
+
     _ = date
 
 

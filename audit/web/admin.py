@@ -48,7 +48,11 @@ def users() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             user = svc.create_user(
-                session, form.email.data, form.password.data, form.role.data, form.name.data,
+                session,
+                form.email.data,
+                form.password.data,
+                form.role.data,
+                form.name.data,
                 actor=current_user,
             )
             session.commit()

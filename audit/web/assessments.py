@@ -233,8 +233,10 @@ def new() -> str | Response | tuple[str, int]:
         if current_user.role == "auditor":
             form.auditor_ids.data = [current_user.id]
     if form.validate_on_submit():
-        if form.period_start.data and form.period_end.data and (
-            form.period_end.data < form.period_start.data
+        if (
+            form.period_start.data
+            and form.period_end.data
+            and (form.period_end.data < form.period_start.data)
         ):
             form.period_end.errors.append("The period ends before it starts.")
         else:
@@ -407,12 +409,18 @@ def _decide(assessment_id: int, decision: str) -> Response | tuple[str, int]:
     try:
         if decision == "approve":
             svc.approve(
-                session, current_user, assessment, _revision(form.revision.data),
+                session,
+                current_user,
+                assessment,
+                _revision(form.revision.data),
                 form.comment.data or "",
             )
         else:
             svc.return_to_auditors(
-                session, current_user, assessment, _revision(form.revision.data),
+                session,
+                current_user,
+                assessment,
+                _revision(form.revision.data),
                 form.comment.data or "",
             )
         session.commit()
@@ -428,7 +436,8 @@ def _decide(assessment_id: int, decision: str) -> Response | tuple[str, int]:
             **_context(fresh, error=exc.message),
         ), (400 if exc.field == "comment" else exc.status)
     flash(
-        "Approved: the assessment is now frozen." if decision == "approve"
+        "Approved: the assessment is now frozen."
+        if decision == "approve"
         else "Returned to the auditors with your comment.",
         "info",
     )

@@ -45,8 +45,8 @@ def login() -> str | Response:
     if form.validate_on_submit():
         address = request.remote_addr or "unknown"
         refusal = users.sign_in_refusal(db.session, form.email.data, address)
-        user = None if refusal else users.authenticate(
-            db.session, form.email.data, form.password.data
+        user = (
+            None if refusal else users.authenticate(db.session, form.email.data, form.password.data)
         )
         if refusal:
             refused = True

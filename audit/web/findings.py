@@ -129,6 +129,11 @@ def edit(finding_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("findings.for_assessment", assessment_id=assessment.id))
     code = 400 if request.method == "POST" else 200
     return render_template(
-        "findings/edit.html", form=form, finding=finding, ref=ref, title=title, company=company,
+        "findings/edit.html",
+        form=form,
+        finding=finding,
+        ref=ref,
+        title=title,
+        company=company,
         assessment=assessment,
     ), code

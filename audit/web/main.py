@@ -58,9 +58,7 @@ def rating_counts() -> dict[str, int]:
         .subquery()
     )
     rows = db.session.exec(
-        select(latest.c.rating, sa.func.count())
-        .where(latest.c.n == 1)
-        .group_by(latest.c.rating)
+        select(latest.c.rating, sa.func.count()).where(latest.c.n == 1).group_by(latest.c.rating)
     ).all()
     counts = dict.fromkeys("ABCDE", 0)
     counts.update({r: n for r, n in rows if r in counts})
@@ -75,9 +73,7 @@ def index() -> str:
     by_state: dict[str, list] = {state: [] for state in OPEN_STATES}
     for row in open_work:
         by_state[row[0].state].append(row)
-    events = db.session.exec(
-        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(12)
-    ).all()
+    events = db.session.exec(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(12)).all()
     return render_template(
         "main/index.html",
         open_work=open_work,

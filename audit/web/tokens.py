@@ -45,8 +45,9 @@ class RevokeForm(FlaskForm):
     """CSRF only."""
 
 
-def _page(form: TokenForm, secret: str | None = None, created: ApiToken | None = None,
-          code: int = 200) -> tuple[str, int, dict[str, str]]:
+def _page(
+    form: TokenForm, secret: str | None = None, created: ApiToken | None = None, code: int = 200
+) -> tuple[str, int, dict[str, str]]:
     tokens = svc.for_user(db.session, current_user)
     page = render_template(
         "api/tokens.html",
@@ -110,4 +111,3 @@ def revoke(token_id: int) -> Response:
     else:
         flash(f"Token {token.name} ({token.prefix}…) revoked: it no longer works.", "info")
     return redirect(url_for("tokens.list_"))
-

@@ -40,27 +40,40 @@ def test_read_write_one_and_many(app, as_user, world, url):
     one = api.put(f"{url}/{refs[1]}", json={"status": "partial", "comment": " gaps "}, etag=etag)
     assert one.status_code == 200, one.get_json()
     assert one.get_json()["answers"][0] == {
-        **one.get_json()["answers"][0], "ref": refs[1], "status": "partial", "comment": "gaps",
+        **one.get_json()["answers"][0],
+        "ref": refs[1],
+        "status": "partial",
+        "comment": "gaps",
     }
     etag = one.headers["ETag"]
     assert etag == f'"a{world["assessment_id"]}-r2"'
 
-    many = api.patch(url, json={"answers": [
-        {"ref": refs[0], "status": "compliant"},
-        {"ref": refs[1], "status": None},
-        {"ref": refs[2], "status": "non_compliant", "comment": "no register"},
-    ]}, etag=etag)
+    many = api.patch(
+        url,
+        json={
+            "answers": [
+                {"ref": refs[0], "status": "compliant"},
+                {"ref": refs[1], "status": None},
+                {"ref": refs[2], "status": "non_compliant", "comment": "no register"},
+            ]
+        },
+        etag=etag,
+    )
     assert many.status_code == 200, many.get_json()
     listed = many.get_json()["answers"]
     assert [a["ref"] for a in listed] == [refs[0], refs[2]]  # checklist order, refs[1] cleared
     assert answers_in_db(app, world["assessment_id"]) == {
-        refs[0]: ("compliant", ""), refs[2]: ("non_compliant", "no register"),
+        refs[0]: ("compliant", ""),
+        refs[2]: ("non_compliant", "no register"),
     }
     assert revision(app, world["assessment_id"]) == 3
     # answers share the assessment's ETag
-    assert as_user("viewer", "read").get(
-        f"/api/v1/assessments/{world['assessment_id']}"
-    ).headers["ETag"] == many.headers["ETag"]
+    assert (
+        as_user("viewer", "read")
+        .get(f"/api/v1/assessments/{world['assessment_id']}")
+        .headers["ETag"]
+        == many.headers["ETag"]
+    )
     assert api.get(url, headers={"If-None-Match": many.headers["ETag"]}).status_code == 304
 
 
@@ -85,8 +98,9 @@ def test_missing_or_stale_if_match_writes_nothing(app, as_user, world, url):
     assert answers_in_db(app, world["assessment_id"]) == {ref: ("compliant", "")}
 
 
-def test_race_between_check_and_write_is_caught_by_the_service(app, as_user, world, url,
-                                                               monkeypatch):
+def test_race_between_check_and_write_is_caught_by_the_service(
+    app, as_user, world, url, monkeypatch
+):
     """If-Match matched, then someone saved: the compare-and-set refuses with 412."""
     api = as_user("auditor")
     ref = all_items(app)[0]
@@ -120,28 +134,60 @@ def test_a_refused_answer_saves_none_and_names_the_ref(app, as_user, world, url)
         )
         restricted = next(i.ref for i in definition.items() if "not_applicable" not in i.answers)
     etag = api.get(url).headers["ETag"]
-    body = error_of(api.patch(url, json={"answers": [
-        {"ref": refs[0], "status": "compliant"},
-        {"ref": restricted, "status": "not_applicable"},
-    ]}, etag=etag), 422)
+    body = error_of(
+        api.patch(
+            url,
+            json={
+                "answers": [
+                    {"ref": refs[0], "status": "compliant"},
+                    {"ref": restricted, "status": "not_applicable"},
+                ]
+            },
+            etag=etag,
+        ),
+        422,
+    )
     assert list(body["errors"]) == [restricted]
-    body = error_of(api.patch(url, json={"answers": [
-        {"ref": refs[0], "status": "compliant"}, {"ref": "ZZ-9", "status": "compliant"},
-    ]}, etag=etag), 422)
+    body = error_of(
+        api.patch(
+            url,
+            json={
+                "answers": [
+                    {"ref": refs[0], "status": "compliant"},
+                    {"ref": "ZZ-9", "status": "compliant"},
+                ]
+            },
+            etag=etag,
+        ),
+        422,
+    )
     assert list(body["errors"]) == ["ZZ-9"]
-    body = error_of(api.patch(url, json={"answers": [
-        {"ref": refs[0], "status": "compliant"}, {"ref": refs[0], "status": "partial"},
-    ]}, etag=etag), 422)
+    body = error_of(
+        api.patch(
+            url,
+            json={
+                "answers": [
+                    {"ref": refs[0], "status": "compliant"},
+                    {"ref": refs[0], "status": "partial"},
+                ]
+            },
+            etag=etag,
+        ),
+        422,
+    )
     assert list(body["errors"]) == [refs[0]]
-    body = error_of(api.patch(url, json={"answers": [{"ref": refs[0], "status": "great"}]},
-                              etag=etag), 422)
+    body = error_of(
+        api.patch(url, json={"answers": [{"ref": refs[0], "status": "great"}]}, etag=etag), 422
+    )
     assert list(body["errors"]) == ["answers.0.status"]
     body = error_of(api.patch(url, json={"answers": []}, etag=etag), 422)
     assert list(body["errors"]) == ["answers"]
     body = error_of(api.put(f"{url}/{refs[0]}", json={"comment": "x"}, etag=etag), 422)
     assert list(body["errors"]) == ["status"]
-    body = error_of(api.put(f"{url}/{refs[0]}", json={"status": "partial", "comment": "x" * 10_001},
-                            etag=etag), 422)
+    body = error_of(
+        api.put(f"{url}/{refs[0]}", json={"status": "partial", "comment": "x" * 10_001}, etag=etag),
+        422,
+    )
     assert list(body["errors"]) == ["comment"]
     assert answers_in_db(app, world["assessment_id"]) == {}
     assert revision(app, world["assessment_id"]) == 1
@@ -160,8 +206,12 @@ def test_who_may_write_answers(app, as_user, world, url):
         error_of(api.put(f"{url}/{ref}", json={"status": "compliant"}, etag=etag), code)
     assert answers_in_db(app, world["assessment_id"]) == {}
     admin = as_user("admin")
-    assert admin.put(f"{url}/{ref}", json={"status": "compliant"},
-                     etag=admin.get(url).headers["ETag"]).status_code == 200
+    assert (
+        admin.put(
+            f"{url}/{ref}", json={"status": "compliant"}, etag=admin.get(url).headers["ETag"]
+        ).status_code
+        == 200
+    )
 
 
 def test_live_score(app, as_user, world, url):
@@ -169,10 +219,15 @@ def test_live_score(app, as_user, world, url):
     refs = all_items(app)
     score = api.get(f"/api/v1/assessments/{world['assessment_id']}/score").get_json()
     assert score["score"] == 0.0 and score["provisional"] is True
-    api.patch(url, json={"answers": [{"ref": r, "status": "compliant"} for r in refs]},
-              etag=api.get(url).headers["ETag"])
-    score = as_user("viewer", "read").get(
-        f"/api/v1/assessments/{world['assessment_id']}/score"
-    ).get_json()
+    api.patch(
+        url,
+        json={"answers": [{"ref": r, "status": "compliant"} for r in refs]},
+        etag=api.get(url).headers["ETag"],
+    )
+    score = (
+        as_user("viewer", "read")
+        .get(f"/api/v1/assessments/{world['assessment_id']}/score")
+        .get_json()
+    )
     assert score["score"] == 100.0 and score["rating"] == "A" and score["provisional"] is False
     assert score["counts"]["compliant"] == len(refs)

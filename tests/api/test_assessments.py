@@ -82,17 +82,21 @@ def test_unknown_assessment_is_404_everywhere(as_user, world):
 def test_filters_and_stable_sort(app, as_user, world):
     with app.app_context():
         auditor = db.session.get(User, world["auditor"])
-        other_company = factories.subcontractor(db.session, db.session.get(User, world["admin"]),
-                                                name="Umi Systems")
+        other_company = factories.subcontractor(
+            db.session, db.session.get(User, world["admin"]), name="Umi Systems"
+        )
         for slug, due, company in (
             ("security-governance", "2026-03-01", world["subcontractor_id"]),
             (SO, "2026-01-15", other_company.id),
             (SO, None, other_company.id),
         ):
             svc.create(
-                db.session, auditor, subcontractor_id=company,
+                db.session,
+                auditor,
+                subcontractor_id=company,
                 checklist_version_id=factories.version(db.session, slug).id,
-                auditor_ids=[world["auditor"]], reviewer_id=world["reviewer"],
+                auditor_ids=[world["auditor"]],
+                reviewer_id=world["reviewer"],
                 due_date=date.fromisoformat(due) if due else None,
             )
         db.session.commit()
@@ -105,9 +109,7 @@ def test_filters_and_stable_sort(app, as_user, world):
     assert [a["id"] for a in api.get("/api/v1/assessments?sort=-id").get_json()] == ids[::-1]
     by_due = [a["due_date"] for a in api.get("/api/v1/assessments?sort=due_date").get_json()]
     assert by_due == ["2026-01-15", "2026-03-01", None, None]
-    by_due_desc = [
-        a["due_date"] for a in api.get("/api/v1/assessments?sort=-due_date").get_json()
-    ]
+    by_due_desc = [a["due_date"] for a in api.get("/api/v1/assessments?sort=-due_date").get_json()]
     assert by_due_desc == ["2026-03-01", "2026-01-15", None, None]
     assert len(api.get(f"/api/v1/assessments?subcontractor_id={umi}").get_json()) == 2
     assert len(api.get("/api/v1/assessments?checklist=security-governance").get_json()) == 1
@@ -142,8 +144,9 @@ def test_create_refusals(as_user, world):
     api = as_user("auditor")
     body = error_of(create(api, world, auditor_ids=[world["viewer"]]), 422)
     assert list(body["errors"]) == ["auditor_ids"]
-    body = error_of(create(api, world, reviewer_id=world["auditor"], auditor_ids=[
-        world["auditor"]]), 422)
+    body = error_of(
+        create(api, world, reviewer_id=world["auditor"], auditor_ids=[world["auditor"]]), 422
+    )
     assert list(body["errors"]) == ["reviewer_id"]
     body = error_of(create(api, world, subcontractor_id=999), 422)
     assert list(body["errors"]) == ["subcontractor_id"]
@@ -172,9 +175,7 @@ def test_patch_needs_if_match_and_a_current_etag(app, as_user, world):
     assert (after.title, after.revision) == (before.title, before.revision)
 
     etag = etag_of(api, world["assessment_id"])
-    response = api.patch(
-        url, json={"title": "Renamed", "due_date": "2027-01-31"}, etag=etag
-    )
+    response = api.patch(url, json={"title": "Renamed", "due_date": "2027-01-31"}, etag=etag)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["title"] == "Renamed"
     assert response.headers["ETag"] != etag
@@ -182,27 +183,38 @@ def test_patch_needs_if_match_and_a_current_etag(app, as_user, world):
     error_of(api.patch(url, json={"title": "Again"}, etag=etag), 412)
     assert stored(app, world["assessment_id"]).title == "Renamed"
     with app.app_context():
-        assert db.session.exec(
-            select(func.count()).select_from(AuditEvent)
-            .where(AuditEvent.action == "assessment.updated")
-        ).one() == 1
+        assert (
+            db.session.exec(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "assessment.updated")
+            ).one()
+            == 1
+        )
 
 
 def test_patch_refusals(as_user, world):
     url = f"/api/v1/assessments/{world['assessment_id']}"
     api = as_user("auditor")
-    body = error_of(api.patch(url, json={"title": " "}, etag=etag_of(api, world["assessment_id"])),
-                    422)
+    body = error_of(
+        api.patch(url, json={"title": " "}, etag=etag_of(api, world["assessment_id"])), 422
+    )
     assert list(body["errors"]) == ["title"]
-    body = error_of(api.patch(url, json={"reviewer_id": world["viewer"]},
-                              etag=etag_of(api, world["assessment_id"])), 422)
+    body = error_of(
+        api.patch(
+            url, json={"reviewer_id": world["viewer"]}, etag=etag_of(api, world["assessment_id"])
+        ),
+        422,
+    )
     assert list(body["errors"]) == ["reviewer_id"]
-    body = error_of(api.patch(url, json={"state": "approved"},
-                              etag=etag_of(api, world["assessment_id"])), 422)
+    body = error_of(
+        api.patch(url, json={"state": "approved"}, etag=etag_of(api, world["assessment_id"])), 422
+    )
     assert body["errors"] == {"state": ["Unknown field."]}
     other = as_user("auditor2")
-    error_of(other.patch(url, json={"title": "Mine"}, etag=etag_of(other, world["assessment_id"])),
-             403)
+    error_of(
+        other.patch(url, json={"title": "Mine"}, etag=etag_of(other, world["assessment_id"])), 403
+    )
 
 
 def test_delete_draft(app, as_user, world):
@@ -223,8 +235,11 @@ def test_delete_refused_once_answered(app, as_user, world):
     api = as_user("admin")
     ref = all_items(app)[0]
     auditor = as_user("auditor")
-    auditor.put(f"/api/v1/assessments/{world['assessment_id']}/answers/{ref}",
-                json={"status": "compliant"}, etag=etag_of(auditor, world["assessment_id"]))
+    auditor.put(
+        f"/api/v1/assessments/{world['assessment_id']}/answers/{ref}",
+        json={"status": "compliant"},
+        etag=etag_of(auditor, world["assessment_id"]),
+    )
     url = f"/api/v1/assessments/{world['assessment_id']}"
     body = error_of(api.delete(url, etag=etag_of(api, world["assessment_id"])), 409)
     assert "in_progress" in body["message"] or "answer" in body["message"]
@@ -256,30 +271,46 @@ def test_full_workflow_submit_return_resubmit_approve(app, as_user, world):
 
     # the auditor cannot review; the reviewer's read token cannot either
     error_of(auditor.post(f"/api/v1/assessments/{aid}/approve", etag=etag_of(auditor, aid)), 403)
-    error_of(as_user("reviewer", "read").post(f"/api/v1/assessments/{aid}/approve",
-                                             etag=etag_of(reviewer, aid)), 403)
+    error_of(
+        as_user("reviewer", "read").post(
+            f"/api/v1/assessments/{aid}/approve", etag=etag_of(reviewer, aid)
+        ),
+        403,
+    )
     # returning needs a comment
-    body = error_of(reviewer.post(f"/api/v1/assessments/{aid}/return", json={},
-                                  etag=etag_of(reviewer, aid)), 422)
+    body = error_of(
+        reviewer.post(f"/api/v1/assessments/{aid}/return", json={}, etag=etag_of(reviewer, aid)),
+        422,
+    )
     assert list(body["errors"]) == ["comment"]
-    response = reviewer.post(f"/api/v1/assessments/{aid}/return",
-                             json={"comment": "Attach the register."}, etag=etag_of(reviewer, aid))
+    response = reviewer.post(
+        f"/api/v1/assessments/{aid}/return",
+        json={"comment": "Attach the register."},
+        etag=etag_of(reviewer, aid),
+    )
     assert response.status_code == 200 and response.get_json()["state"] == "returned"
     assert response.get_json()["review_comment"] == "Attach the register."
 
     response = auditor.post(f"/api/v1/assessments/{aid}/submit", etag=etag_of(auditor, aid))
     assert response.status_code == 200
     etag = etag_of(reviewer, aid)
-    response = reviewer.post(f"/api/v1/assessments/{aid}/approve", json={"comment": "Good."},
-                             etag=etag)
+    response = reviewer.post(
+        f"/api/v1/assessments/{aid}/approve", json={"comment": "Good."}, etag=etag
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["state"] == "approved" and body["editable"] is False
     # a stale approve after the fact: 412 before anything else
     error_of(reviewer.post(f"/api/v1/assessments/{aid}/approve", etag=etag), 412)
     # frozen: no more answers
-    error_of(auditor.put(f"/api/v1/assessments/{aid}/answers/{all_items(app)[0]}",
-                         json={"status": "partial"}, etag=etag_of(auditor, aid)), 409)
+    error_of(
+        auditor.put(
+            f"/api/v1/assessments/{aid}/answers/{all_items(app)[0]}",
+            json={"status": "partial"},
+            etag=etag_of(auditor, aid),
+        ),
+        409,
+    )
 
 
 def test_approve_without_body(app, as_user, world):

@@ -37,7 +37,11 @@ def test_list_is_paginated_by_slug(as_user):
     response = api.get("/api/v1/checklists?page=2&page_size=2")
     assert [c["slug"] for c in response.get_json()] == slugs[2:]
     assert pagination(response) == {
-        "total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2,
+        "total": 3,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
         "previous_page": 1,
     }
 
@@ -110,13 +114,16 @@ def test_score_preview_rates_without_storing(app, as_user):
     with app.app_context():
         events_before = db.session.exec(select(func.count()).select_from(AuditEvent)).one()
     answers = {ref: "compliant" for ref in refs}
-    response = api.post(f"/api/v1/checklists/{SO}/versions/1.0.0/score-preview",
-                        json={"answers": answers})
+    response = api.post(
+        f"/api/v1/checklists/{SO}/versions/1.0.0/score-preview", json={"answers": answers}
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["score"] == 100.0 and body["rating"] == "A" and body["provisional"] is False
-    partial = api.post(f"/api/v1/checklists/{SO}/versions/1.0.0/score-preview",
-                       json={"answers": {refs[0]: "non_compliant"}}).get_json()
+    partial = api.post(
+        f"/api/v1/checklists/{SO}/versions/1.0.0/score-preview",
+        json={"answers": {refs[0]: "non_compliant"}},
+    ).get_json()
     assert partial["provisional"] is True and partial["counts"]["unanswered"] == len(refs) - 1
     with app.app_context():
         assert db.session.exec(select(func.count()).select_from(AuditEvent)).one() == events_before
@@ -134,5 +141,6 @@ def test_score_preview_422_names_the_ref(app, as_user):
     assert "answers" in body["errors"]
     body = error_of(api.post(url, json={}), 422)
     assert body["errors"] == {"answers": ["Missing data for required field."]}
-    error_of(api.post(f"/api/v1/checklists/{SO}/versions/2.0.0/score-preview",
-                      json={"answers": {}}), 404)
+    error_of(
+        api.post(f"/api/v1/checklists/{SO}/versions/2.0.0/score-preview", json={"answers": {}}), 404
+    )

@@ -37,8 +37,11 @@ def test_web_pages_keep_html_errors(client, world):
 def test_wrong_media_type_is_415_and_bad_json_is_400(as_user, world):
     api = as_user("auditor")
     error_of(
-        api.post("/api/v1/subcontractors", data="name=x",
-                 content_type="application/x-www-form-urlencoded"),
+        api.post(
+            "/api/v1/subcontractors",
+            data="name=x",
+            content_type="application/x-www-form-urlencoded",
+        ),
         415,
     )
     body = error_of(
@@ -89,7 +92,9 @@ def api_rules(app):
 def test_document_has_every_route_with_security_and_responses(app, spec):
     assert spec["openapi"].startswith("3.")
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
-        **spec["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer",
+        **spec["components"]["securitySchemes"]["bearerAuth"],
+        "type": "http",
+        "scheme": "bearer",
     }
     rules = list(api_rules(app))
     assert len(rules) >= 18
@@ -130,8 +135,12 @@ def test_writes_to_assessments_document_if_match(spec):
     upload = spec["paths"]["/api/v1/checklists"]["post"]
     assert upload["x-kansa-scope"] == "admin"
     assert "multipart/form-data" in upload["requestBody"]["content"]
-    assert spec["paths"]["/api/v1/checklists/{slug}/versions/{version}/score-preview"]["post"][
-        "x-kansa-scope"] == "read"
+    assert (
+        spec["paths"]["/api/v1/checklists/{slug}/versions/{version}/score-preview"]["post"][
+            "x-kansa-scope"
+        ]
+        == "read"
+    )
 
 
 def test_every_reference_resolves(spec):

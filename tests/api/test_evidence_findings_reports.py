@@ -12,8 +12,14 @@ from audit.models import Evidence, Finding
 from tests.api.conftest import all_items, error_of, pagination
 
 
-def send_file(api, aid: int, data: bytes, name: str = "policy.pdf", item_ref: str | None = None,
-              content_type: str = "application/pdf"):
+def send_file(
+    api,
+    aid: int,
+    data: bytes,
+    name: str = "policy.pdf",
+    item_ref: str | None = None,
+    content_type: str = "application/pdf",
+):
     url = f"/api/v1/assessments/{aid}/evidence"
     if item_ref:
         url += f"?item_ref={item_ref}"
@@ -74,8 +80,12 @@ def test_upload_refusals(app, as_user, world):
     assert "file" in body["errors"]
     body = error_of(send_file(api, aid, b"ok", item_ref="ZZ-1"), 422)
     assert "item_ref" in body["errors"]
-    body = error_of(api.post(f"/api/v1/assessments/{aid}/evidence", data={},
-                             content_type="multipart/form-data"), 422)
+    body = error_of(
+        api.post(
+            f"/api/v1/assessments/{aid}/evidence", data={}, content_type="multipart/form-data"
+        ),
+        422,
+    )
     assert body["errors"] == {"file": ["Missing data for required field."]}
     error_of(api.post(f"/api/v1/assessments/{aid}/evidence", json={"file": "eA=="}), 415)
     assert evidence_count(app) == 0
@@ -102,11 +112,17 @@ def test_who_may_upload(app, as_user, world):
 def make_findings(app, api, aid: int) -> list[str]:
     refs = all_items(app)
     url = f"/api/v1/assessments/{aid}/answers"
-    response = api.patch(url, json={"answers": [
-        {"ref": refs[0], "status": "non_compliant", "comment": "none"},
-        {"ref": refs[1], "status": "partial", "comment": "some"},
-        {"ref": refs[2], "status": "compliant"},
-    ]}, etag=api.get(url).headers["ETag"])
+    response = api.patch(
+        url,
+        json={
+            "answers": [
+                {"ref": refs[0], "status": "non_compliant", "comment": "none"},
+                {"ref": refs[1], "status": "partial", "comment": "some"},
+                {"ref": refs[2], "status": "compliant"},
+            ]
+        },
+        etag=api.get(url).headers["ETag"],
+    )
     assert response.status_code == 200
     return refs
 
@@ -133,20 +149,29 @@ def test_findings_are_listed_read_and_updated(app, as_user, world):
     finding_id = found[0]["id"]
     one = reader.get(f"/api/v1/findings/{finding_id}")
     assert one.status_code == 200 and one.get_json()["status"] == "open"
-    response = auditor.patch(f"/api/v1/findings/{finding_id}", json={
-        "remediation_plan": "Build the register", "owner": "CISO", "due_date": "2026-09-30",
-        "status": "in_remediation",
-    })
+    response = auditor.patch(
+        f"/api/v1/findings/{finding_id}",
+        json={
+            "remediation_plan": "Build the register",
+            "owner": "CISO",
+            "due_date": "2026-09-30",
+            "status": "in_remediation",
+        },
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["owner"] == "CISO"
     # the reviewer may edit too, a partial change keeps the rest
-    response = as_user("reviewer").patch(f"/api/v1/findings/{finding_id}",
-                                         json={"status": "closed"})
+    response = as_user("reviewer").patch(
+        f"/api/v1/findings/{finding_id}", json={"status": "closed"}
+    )
     assert response.status_code == 200
     with app.app_context():
         finding = db.session.get(Finding, finding_id)
         assert (finding.status, finding.owner, finding.remediation_plan) == (
-            "closed", "CISO", "Build the register")
+            "closed",
+            "CISO",
+            "Build the register",
+        )
 
 
 def test_finding_refusals(app, as_user, world):
@@ -182,7 +207,8 @@ def test_report_pdf_in_english_and_japanese(app, as_user, world):
 
 def test_report_refusals(as_user, world):
     api = as_user("viewer", "read")
-    body = error_of(api.get(f"/api/v1/assessments/{world['assessment_id']}/report.pdf?lang=fr"),
-                    422)
+    body = error_of(
+        api.get(f"/api/v1/assessments/{world['assessment_id']}/report.pdf?lang=fr"), 422
+    )
     assert "lang" in body["errors"]
     error_of(api.get("/api/v1/assessments/999/report.pdf"), 404)

@@ -24,8 +24,11 @@ def test_oscal_export_validates(as_user, world):
     api = as_user("auditor", "write")
     aid = world["assessment_id"]
     etag = api.get(f"/api/v1/assessments/{aid}").headers["ETag"]
-    saved = api.patch(f"/api/v1/assessments/{aid}/answers", etag=etag, json={"answers": [
-        {"ref": "SO-1.1", "status": "non_compliant", "comment": "No register"}]})
+    saved = api.patch(
+        f"/api/v1/assessments/{aid}/answers",
+        etag=etag,
+        json={"answers": [{"ref": "SO-1.1", "status": "non_compliant", "comment": "No register"}]},
+    )
     assert saved.status_code == 200, saved.get_data(as_text=True)
     response = api.get(f"/api/v1/assessments/{aid}/oscal")
     assert response.status_code == 200
@@ -38,8 +41,11 @@ def test_exports_need_a_token(anonymous, world):
 
 
 def test_webhooks_are_for_admins_with_admin_scope(as_user):
-    body = {"url": "https://receiver.example/hook", "secret": SECRET,
-            "events": ["assessment.approved"]}
+    body = {
+        "url": "https://receiver.example/hook",
+        "secret": SECRET,
+        "events": ["assessment.approved"],
+    }
     error_of(as_user("auditor", "admin").post("/api/v1/webhooks", json=body), 403)
     error_of(as_user("admin", "write").post("/api/v1/webhooks", json=body), 403)
     error_of(as_user("admin", "read").get("/api/v1/webhooks"), 403)
@@ -50,11 +56,21 @@ def test_webhooks_are_for_admins_with_admin_scope(as_user):
 
 def test_webhook_validation_names_fields(as_user):
     api = as_user("admin", "admin")
-    bad = error_of(api.post("/api/v1/webhooks", json={
-        "url": "https://x.example", "secret": "short", "events": ["assessment.deleted"]}), 422)
+    bad = error_of(
+        api.post(
+            "/api/v1/webhooks",
+            json={"url": "https://x.example", "secret": "short", "events": ["assessment.deleted"]},
+        ),
+        422,
+    )
     assert "secret" in bad["errors"] and any(k.startswith("events") for k in bad["errors"])
-    scheme = error_of(api.post("/api/v1/webhooks", json={
-        "url": "ftp://x.example", "secret": SECRET, "events": ["assessment.approved"]}), 422)
+    scheme = error_of(
+        api.post(
+            "/api/v1/webhooks",
+            json={"url": "ftp://x.example", "secret": SECRET, "events": ["assessment.approved"]},
+        ),
+        422,
+    )
     assert "url" in scheme["errors"]
 
 
@@ -63,14 +79,19 @@ def test_delivery_outcomes_are_visible_and_retryable(app, as_user, world):
     auditor = as_user("auditor", "write")
     failing = Receiver(status=503)
     try:
-        hook = admin.post("/api/v1/webhooks", json={
-            "url": failing.url, "secret": SECRET, "events": ["assessment.submitted"]}).get_json()
+        hook = admin.post(
+            "/api/v1/webhooks",
+            json={"url": failing.url, "secret": SECRET, "events": ["assessment.submitted"]},
+        ).get_json()
         aid = world["assessment_id"]
         from tests.api.conftest import all_items
 
         etag = auditor.get(f"/api/v1/assessments/{aid}").headers["ETag"]
-        auditor.patch(f"/api/v1/assessments/{aid}/answers", etag=etag, json={"answers": [
-            {"ref": ref, "status": "compliant"} for ref in all_items(app)]})
+        auditor.patch(
+            f"/api/v1/assessments/{aid}/answers",
+            etag=etag,
+            json={"answers": [{"ref": ref, "status": "compliant"} for ref in all_items(app)]},
+        )
         etag = auditor.get(f"/api/v1/assessments/{aid}").headers["ETag"]
         assert auditor.post(f"/api/v1/assessments/{aid}/submit", etag=etag).status_code == 200
         with app.app_context():

@@ -20,8 +20,13 @@ def add(api, name: str, **fields):
 def test_create_read_update_delete(app, as_user, world):
     auditor = as_user("auditor")
     created = add(
-        auditor, "Hoshi Data KK", tier=1, country="jp", data_categories=["customer PII", " "],
-        contract_start="2025-01-01", contact_email="dpo@hoshi.example",
+        auditor,
+        "Hoshi Data KK",
+        tier=1,
+        country="jp",
+        data_categories=["customer PII", " "],
+        contract_start="2025-01-01",
+        contact_email="dpo@hoshi.example",
     )
     assert created["country"] == "JP" and created["data_categories"] == ["customer PII"]
     assert created["next_due"] == "2025-01-01" and created["overdue"] is True
@@ -71,20 +76,26 @@ def test_field_level_messages(as_user, world):
     )
     assert body["errors"] == {"country": [body["message"]]}
     body = error_of(
-        api.post("/api/v1/subcontractors",
-                 json={"name": "X", "country": "JP", "tier": 1, "colour": "red"}),
+        api.post(
+            "/api/v1/subcontractors",
+            json={"name": "X", "country": "JP", "tier": 1, "colour": "red"},
+        ),
         422,
     )
     assert body["errors"] == {"colour": ["Unknown field."]}
     body = error_of(
-        api.post("/api/v1/subcontractors",
-                 json={"name": "X", "country": "JP", "tier": 1, "contract_start": "soon"}),
+        api.post(
+            "/api/v1/subcontractors",
+            json={"name": "X", "country": "JP", "tier": 1, "contract_start": "soon"},
+        ),
         422,
     )
     assert "contract_start" in body["errors"]
     body = error_of(
-        api.post("/api/v1/subcontractors",
-                 json={"name": "X", "country": "JP", "tier": 1, "data_categories": [1, "ok"]}),
+        api.post(
+            "/api/v1/subcontractors",
+            json={"name": "X", "country": "JP", "tier": 1, "data_categories": [1, "ok"]},
+        ),
         422,
     )
     assert "data_categories.0" in body["errors"]
@@ -116,7 +127,10 @@ def test_viewers_and_reviewers_cannot_manage(as_user, world):
 def test_filters_and_stable_sorting(as_user, world):
     admin = as_user("admin")
     for name, tier, country in (
-        ("Beta", 2, "JP"), ("Alpha", 3, "US"), ("Gamma", 2, "SG"), ("Delta", 2, "JP"),
+        ("Beta", 2, "JP"),
+        ("Alpha", 3, "US"),
+        ("Gamma", 2, "SG"),
+        ("Delta", 2, "JP"),
     ):
         add(admin, name, tier=tier, country=country)
     api = as_user("viewer", "read")
@@ -131,8 +145,10 @@ def test_filters_and_stable_sorting(as_user, world):
     )
     # tier ties are broken by id: insertion order
     assert [s["name"] for s in tiers if s["tier"] == 2] == ["Beta", "Gamma", "Delta"]
-    assert [s["name"] for s in api.get("/api/v1/subcontractors?tier=2&country=jp").get_json()] \
-        == ["Beta", "Delta"]
+    assert [s["name"] for s in api.get("/api/v1/subcontractors?tier=2&country=jp").get_json()] == [
+        "Beta",
+        "Delta",
+    ]
     assert [s["name"] for s in api.get("/api/v1/subcontractors?q=amm").get_json()] == ["Gamma"]
     never = api.get("/api/v1/subcontractors?rating=none").get_json()
     assert len(never) == 5
@@ -159,9 +175,7 @@ def test_bad_query_parameters_are_422(as_user, world):
     api = as_user("viewer", "read")
     assert "tier" in error_of(api.get("/api/v1/subcontractors?tier=9"), 422)["errors"]
     assert "sort" in error_of(api.get("/api/v1/subcontractors?sort=colour"), 422)["errors"]
-    assert "page_size" in error_of(
-        api.get("/api/v1/subcontractors?page_size=1000"), 422
-    )["errors"]
+    assert "page_size" in error_of(api.get("/api/v1/subcontractors?page_size=1000"), 422)["errors"]
     assert "page" in error_of(api.get("/api/v1/subcontractors?page=0"), 422)["errors"]
 
 
