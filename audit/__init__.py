@@ -9,6 +9,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from . import config as settings
+from . import request_log
 from .extensions import api, csrf, db, login_manager
 
 ROOT = settings.ROOT
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import security
 
     security.init_app(app)
+    request_log.init_app(app)
 
     from .web import register as register_web
 

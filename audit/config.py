@@ -67,6 +67,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "WTF_CSRF_TIME_LIMIT": _int(env, "KANSA_CSRF_TIME_LIMIT", 8 * 3600),
         "PAGE_SIZE": _int(env, "KANSA_PAGE_SIZE", 25),
         "TIMEZONE": env.get("KANSA_TIMEZONE") or "Asia/Tokyo",
+        # one line per request on stderr: JSON lines with KANSA_LOG_JSON=1, else plain text
+        "LOG_JSON": _bool(env, "KANSA_LOG_JSON", False),
+        "LOG_LEVEL": env.get("KANSA_LOG_LEVEL") or "INFO",
         # tests lower this for speed; production keeps Werkzeug's scrypt
         "PASSWORD_HASH_METHOD": "scrypt",
     }
