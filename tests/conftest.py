@@ -3,6 +3,11 @@
 The database is SQLite in a temporary file unless ``TEST_DATABASE_URL`` names a PostgreSQL
 database, in which case every test runs there. Either way the schema is made by the Alembic
 migrations (once per session) and each test starts from empty tables.
+
+Under pytest-xdist every worker has a database of its own: on SQLite its own temporary files;
+on PostgreSQL ``<name>_<worker>`` (``test_gw0``, ``test_gw1``...), created on demand next to
+the database ``TEST_DATABASE_URL`` names (which is used itself when not under xdist).
+``PG_URL`` is that worker's URL; ``pg_database_url`` names any other database a test makes.
 """
 
 from __future__ import annotations
@@ -22,13 +27,50 @@ from audit.migrate import upgrade_url
 from audit.models import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-ENGINE = "postgresql" if PG_URL else "sqlite"
 DEMO_PASSWORD = "correct horse battery staple"
+#: the xdist worker running this process ("gw0", "gw1"...), None when not under xdist
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+#: the database named by the environment; the workers' databases are made next to it
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def pg_database_url(name: str | None = None) -> str:
+    """A database on the ``TEST_DATABASE_URL`` server, unique to this xdist worker.
+
+    ``pg_database_url()`` is the worker's test database (``test_gw0``; ``test`` outside
+    xdist); ``pg_database_url("kansa_restore_test")`` is ``kansa_restore_test_gw0``.
+    """
+    assert BASE_PG_URL, "TEST_DATABASE_URL is unset"
+    url = sa.engine.make_url(BASE_PG_URL)
+    base = name or url.database
+    return url.set(database=f"{base}_{WORKER}" if WORKER else base).render_as_string(
+        hide_password=False
+    )
+
+
+#: this worker's PostgreSQL test database, None on SQLite
+PG_URL = pg_database_url() if BASE_PG_URL else None
+ENGINE = "postgresql" if PG_URL else "sqlite"
 
 requires_pg = pytest.mark.skipif(
     not PG_URL, reason="TEST_DATABASE_URL is unset: PostgreSQL tests need a server"
 )
+
+
+def create_pg_database(url: str) -> None:
+    """Create the database ``url`` names unless it exists, from the ``TEST_DATABASE_URL`` one."""
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if not found:
+                quoted = conn.dialect.identifier_preparer.quote(name)
+                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        admin.dispose()
 
 
 def reset_postgres(url: str) -> None:
@@ -41,8 +83,9 @@ def reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated empty database: a SQLite file to copy, or the PostgreSQL database itself."""
+    """A migrated empty database: a SQLite file to copy, or the worker's PostgreSQL database."""
     if PG_URL:
+        create_pg_database(PG_URL)
         reset_postgres(PG_URL)
         upgrade_url(PG_URL)
         return PG_URL

@@ -14,7 +14,7 @@ from audit.services import assessments as svc
 from audit.services import evidence as evidence_svc
 from audit.services.assessments import AnswerInput
 from tests import factories
-from tests.conftest import PG_URL, requires_pg, reset_postgres
+from tests.conftest import PG_URL, pg_database_url, requires_pg, reset_postgres
 
 
 @pytest.fixture
@@ -110,11 +110,12 @@ def test_postgresql_to_sqlite_and_sqlite_to_postgresql(filled, app, runner, tmp_
     # SQLite -> a new, empty PostgreSQL database
     second = tmp_path / "from-sqlite.backup"
     assert lite.test_cli_runner().invoke(args=["backup", str(second)]).exit_code == 0
-    other_url = PG_URL.rsplit("/", 1)[0] + "/kansa_restore_test"
+    other_url = pg_database_url("kansa_restore_test")  # kansa_restore_test_gw0 under xdist
+    other_name = sa.engine.make_url(other_url).database
     admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS kansa_restore_test"))
-        conn.execute(sa.text("CREATE DATABASE kansa_restore_test"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{other_name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{other_name}"'))
     admin.dispose()
     restored = create_app(
         {
