@@ -8,6 +8,12 @@ Under pytest-xdist every worker has a database of its own: on SQLite its own tem
 on PostgreSQL ``<name>_<worker>`` (``test_gw0``, ``test_gw1``...), created on demand next to
 the database ``TEST_DATABASE_URL`` names (which is used itself when not under xdist).
 ``PG_URL`` is that worker's URL; ``pg_database_url`` names any other database a test makes.
+
+The shipped checklists are published once per session (per worker), by ``load_paths``, into a
+template (``checklist_template``); ``loaded_checklists`` copies its rows into the test's
+database, ids, audit events and PostgreSQL sequences included: the state publishing leaves.
+It does so only while every table publishing reads or writes is still empty there; a test
+whose fixtures wrote to one of them first gets the checklists published for real.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -57,6 +66,22 @@ requires_pg = pytest.mark.skipif(
 )
 
 
+def app_config(database_url: str) -> dict[str, Any]:
+    """The settings of the ``app`` fixture."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "CHECKLISTS_DIR": str(ROOT / "checklists"),
+        "SEEDS_DIR": str(ROOT / "seeds"),
+        # fast hashing in tests; test_auth checks the production default separately
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+
 def create_pg_database(url: str) -> None:
     """Create the database ``url`` names unless it exists, from the ``TEST_DATABASE_URL`` one."""
     name = sa.engine.make_url(url).database
@@ -81,6 +106,138 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _quoted_tables(conn: sa.Connection) -> list[tuple[str, str]]:
+    quote = conn.dialect.identifier_preparer.quote
+    return [(t.name, quote(t.name)) for t in metadata.sorted_tables]
+
+
+def _empty_postgres(conn: sa.Connection) -> None:
+    """Every table empty, its sequences restarted."""
+    names = ", ".join(quoted for _, quoted in _quoted_tables(conn))
+    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@dataclass
+class PostgresTemplate:
+    """What publishing left in PostgreSQL: binary COPY data per table, the sequences it moved."""
+
+    checks: str  # SQL: the tables publishing reads or writes are empty, their sequences unused
+    tables: list[tuple[str, bytes]] = field(default_factory=list)
+    sequences: list[tuple[str, int]] = field(default_factory=list)
+
+    @classmethod
+    def capture(cls, conn: sa.Connection, touched: set[str]) -> PostgresTemplate:
+        quote = conn.dialect.identifier_preparer.quote
+        owned = [
+            name
+            for table in metadata.sorted_tables
+            if table.name in touched
+            for column in table.columns
+            if (
+                name := conn.execute(
+                    sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
+                    {"table": quote(table.name), "column": column.name},
+                ).scalar()
+            )
+        ]
+        listed = ", ".join(f"'{name}'" for name in owned) or "NULL"
+        checks = " AND ".join(
+            [f"NOT EXISTS (SELECT 1 FROM {quote(t)})" for t in sorted(touched)]
+            + [
+                "NOT EXISTS (SELECT 1 FROM pg_sequences WHERE last_value IS NOT NULL"
+                f" AND format('%I.%I', schemaname, sequencename)::regclass IN ({listed}))"
+            ]
+        )
+        made = cls(checks)
+        raw = conn.connection.driver_connection
+        for _, quoted in _quoted_tables(conn):
+            if not conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {quoted})")).scalar():
+                continue
+            with raw.cursor() as cursor:
+                with cursor.copy(f"COPY {quoted} TO STDOUT (FORMAT binary)") as copy:
+                    made.tables.append((quoted, b"".join(bytes(chunk) for chunk in copy)))
+        for name in owned:
+            value = conn.execute(
+                sa.text(
+                    "SELECT last_value FROM pg_sequences"
+                    " WHERE format('%I.%I', schemaname, sequencename)::regclass = :name ::regclass"
+                ),
+                {"name": name},
+            ).scalar()
+            if value is not None:
+                made.sequences.append((name, value))
+        return made
+
+    def install(self, conn: sa.Connection) -> bool:
+        if not conn.execute(sa.text(f"SELECT {self.checks}")).scalar():
+            return False
+        raw = conn.connection.driver_connection
+        for quoted, data in self.tables:
+            with raw.cursor() as cursor:
+                with cursor.copy(f"COPY {quoted} FROM STDIN (FORMAT binary)") as copy:
+                    copy.write(data)
+        for name, value in self.sequences:
+            conn.execute(
+                sa.text("SELECT setval(:name, :value, true)"), {"name": name, "value": value}
+            )
+        return True
+
+
+# ------------------------------------------------------------------------------ SQLite
+
+
+@dataclass
+class SqliteTemplate:
+    """A database file holding what publishing made, copied row for row by ``INSERT SELECT``."""
+
+    path: Path
+    checks: str  # SQL: the tables publishing reads or writes are empty
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (quoted name, column list)
+
+    @classmethod
+    def capture(cls, path: Path, touched: set[str]) -> SqliteTemplate:
+        con = sqlite3.connect(path)
+        try:
+            checks = [f'NOT EXISTS (SELECT 1 FROM main."{t}")' for t in sorted(touched)]
+            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+                # AUTOINCREMENT counters, should a table ever use them: unused too
+                listed = ", ".join(f"'{t}'" for t in sorted(touched))
+                checks.append(
+                    f"NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name IN ({listed}))"
+                )
+            made = cls(path, " AND ".join(checks))
+            for table in metadata.sorted_tables:
+                quoted = f'"{table.name}"'
+                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted})").fetchone()[0]:
+                    columns = ", ".join(
+                        f'"{c[1]}"' for c in con.execute(f"PRAGMA table_info({quoted})")
+                    )
+                    made.tables.append((quoted, columns))
+        finally:
+            con.close()
+        return made
+
+    def install(self, path: str) -> bool:
+        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            con.execute("ATTACH DATABASE ? AS loaded", (str(self.path),))
+            con.execute("BEGIN IMMEDIATE")
+            if not con.execute(f"SELECT {self.checks}").fetchone()[0]:
+                con.execute("ROLLBACK")
+                return False
+            for quoted, columns in self.tables:
+                con.execute(
+                    f"INSERT INTO main.{quoted} ({columns}) SELECT {columns} FROM loaded.{quoted}"
+                )
+            con.execute("COMMIT")
+            return True
+        finally:
+            con.close()
+
+
+# ------------------------------------------------------------------------------ databases
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated empty database: a SQLite file to copy, or the worker's PostgreSQL database."""
@@ -94,18 +251,93 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _truncate_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def pg_engine(migrated_template: str) -> Iterator[sa.Engine | None]:
+    """One pooled connection to the worker's PostgreSQL database, for emptying and filling it."""
+    if not PG_URL:
+        yield None
+        return
+    engine = sa.create_engine(PG_URL, pool_size=1, max_overflow=0)
+    yield engine
     engine.dispose()
 
 
-@pytest.fixture
-def database_url(migrated_template: str, tmp_path: Path) -> str:
+def _publish_shipped(database_url: str) -> set[str]:
+    """Publish the shipped checklists with ``load_paths``; the tables its SQL names."""
+    from audit.services import checklists
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    app = create_app(app_config(database_url))
+    engine = db.engine_for(app)
+    try:
+        sa.event.listen(engine, "before_cursor_execute", record)
+        with app.app_context():
+            checklists.load_paths(db.session, [ROOT / "checklists"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        engine.dispose()
+    sql = "\n".join(statements)
+    return {t.name for t in metadata.sorted_tables if re.search(rf"\b{t.name}\b", sql)}
+
+
+@dataclass
+class ChecklistTemplate:
+    """The shipped checklists as ``load_paths`` publishes them into an empty database.
+
+    ``touched`` names every table publishing reads or writes. While those are all empty (and on
+    PostgreSQL their sequences unused) in a test's database, publishing there would make the
+    same rows with the same ids as in the template, whatever the other tables hold.
+    """
+
+    touched: set[str]
+    engine: sa.Engine | None = None
+    postgres: PostgresTemplate | None = None
+    sqlite: SqliteTemplate | None = None
+
+    def install(self, database_url: str) -> bool:
+        """Copy the published rows into ``database_url`` if publishing would make them there;
+        otherwise change nothing and answer False."""
+        if self.postgres is not None:
+            assert database_url == PG_URL, database_url
+            with self.engine.begin() as conn:
+                return self.postgres.install(conn)
+        return self.sqlite.install(sa.engine.make_url(database_url).database)
+
+
+@pytest.fixture(scope="session")
+def checklist_template(
+    migrated_template: str, pg_engine: sa.Engine | None, tmp_path_factory: pytest.TempPathFactory
+) -> ChecklistTemplate:
+    """Publish the shipped checklists once per session (per xdist worker) with ``load_paths``."""
     if PG_URL:
-        _truncate_postgres(PG_URL)
+        with pg_engine.begin() as conn:
+            _empty_postgres(conn)
+        touched = _publish_shipped(PG_URL)
+        with pg_engine.begin() as conn:
+            captured = PostgresTemplate.capture(conn, touched)
+            _empty_postgres(conn)
+        return ChecklistTemplate(touched, pg_engine, postgres=captured)
+    path = tmp_path_factory.mktemp("template") / "checklists.sqlite3"
+    shutil.copyfile(migrated_template, path)
+    touched = _publish_shipped(f"sqlite:///{path}")
+    return ChecklistTemplate(touched, sqlite=SqliteTemplate.capture(path, touched))
+
+
+@pytest.fixture
+def database_url(
+    migrated_template: str,
+    checklist_template: ChecklistTemplate,
+    pg_engine: sa.Engine | None,
+    tmp_path: Path,
+) -> str:
+    """An empty migrated database for this test (the checklist template is made first)."""
+    if PG_URL:
+        with pg_engine.begin() as conn:
+            _empty_postgres(conn)
         return PG_URL
     target = tmp_path / "kansa.sqlite3"
     shutil.copyfile(migrated_template, target)
@@ -114,17 +346,7 @@ def database_url(migrated_template: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "DATABASE_URL": database_url,
-            "CHECKLISTS_DIR": str(ROOT / "checklists"),
-            "SEEDS_DIR": str(ROOT / "seeds"),
-            # fast hashing in tests; test_auth checks the production default separately
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        }
-    )
+    app = create_app(app_config(database_url))
     yield app
     db.engine_for(app).dispose()
 
@@ -160,7 +382,14 @@ def make_user(app):
 
 
 @pytest.fixture
-def loaded_checklists(app) -> None:
+def loaded_checklists(app, database_url: str, checklist_template: ChecklistTemplate) -> None:
+    """The three shipped checklists published, exactly as ``load_paths`` would publish them now.
+
+    Copied from the session's template while the tables publishing reads or writes are empty;
+    published for real when a fixture wrote to one of them (an audit event, say) first.
+    """
+    if checklist_template.install(database_url):
+        return
     from audit.services import checklists
 
     with app.app_context():

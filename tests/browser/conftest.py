@@ -1,8 +1,9 @@
 """Browser fixtures: the real app on a local port, Debian's chromium, a page per test.
 
 ``live_server`` serves the application built on the per-test ``database_url`` (SQLite copy or
-the PostgreSQL test database, see ``tests/conftest.py``) from a background thread, after loading
-the shipped checklists and creating four people and one subcontractor. ``browser`` launches
+the worker's PostgreSQL test database, see ``tests/conftest.py``) from a background thread on a
+free port, after loading the shipped checklists (copied from the session's published template)
+and creating four people and one subcontractor. ``browser`` launches
 ``/usr/bin/chromium`` once per session (Playwright's own browser downloads are never used);
 every test gets fresh browser contexts, and a failing test leaves full-page screenshots in
 ``test-artifacts/screenshots/``.
@@ -28,7 +29,7 @@ from audit.extensions import db
 from audit.models import Assessment, User
 from audit.services import assessments as svc
 from audit.services import checklists, subcontractors, users
-from tests.conftest import DEMO_PASSWORD, ROOT
+from tests.conftest import DEMO_PASSWORD, ROOT, ChecklistTemplate
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -115,10 +116,12 @@ class Live:
         return self.query(make)
 
 
-def _seed(app: Flask) -> tuple[dict[str, int], int]:
+def _seed(app: Flask, template: ChecklistTemplate) -> tuple[dict[str, int], int]:
     with app.app_context():
         session = db.session
-        checklists.load_paths(session, [ROOT / "checklists"])
+        # the checklists as publishing leaves them: the session's copy, else published now
+        if not template.install(app.config["DATABASE_URL"]):
+            checklists.load_paths(session, [ROOT / "checklists"])
         made = {
             email: users.create_user(session, email, DEMO_PASSWORD, role) for email, role in PEOPLE
         }
@@ -131,7 +134,7 @@ def _seed(app: Flask) -> tuple[dict[str, int], int]:
 
 
 @pytest.fixture
-def live(database_url: str) -> Iterator[Live]:
+def live(database_url: str, checklist_template: ChecklistTemplate) -> Iterator[Live]:
     """The seeded application served on 127.0.0.1 from a background thread."""
     app = create_app(
         {
@@ -142,7 +145,7 @@ def live(database_url: str) -> Iterator[Live]:
             "SEEDS_DIR": str(ROOT / "seeds"),
         }
     )
-    people, company = _seed(app)
+    people, company = _seed(app, checklist_template)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     live = Live(f"http://127.0.0.1:{server.server_port}", app, people, company)
 
