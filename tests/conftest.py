@@ -111,10 +111,48 @@ def _quoted_tables(conn: sa.Connection) -> list[tuple[str, str]]:
     return [(t.name, quote(t.name)) for t in metadata.sorted_tables]
 
 
+_SUPERUSER: dict[str, bool] = {}
+
+# the sequences owned by a column of one of ``:tables`` that have handed out a value
+_MOVED_SEQUENCES = """
+SELECT format('%I.%I', s.schemaname, s.sequencename)
+FROM pg_sequences s
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    AND d.objid = format('%I.%I', s.schemaname, s.sequencename)::regclass
+JOIN pg_class t ON t.oid = d.refobjid
+WHERE s.schemaname = current_schema() AND s.last_value IS NOT NULL AND t.relname = ANY(:tables)
+"""
+
+
 def _empty_postgres(conn: sa.Connection) -> None:
-    """Every table empty, its sequences restarted."""
-    names = ", ".join(quoted for _, quoted in _quoted_tables(conn))
-    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    """Every table empty, its sequences restarted: the state ``TRUNCATE … RESTART IDENTITY`` leaves.
+
+    As a superuser (CI's ``postgres``) it deletes the rows of the tables holding any, with the
+    foreign-key triggers off for the transaction, and restarts the sequences that moved: a few
+    milliseconds per test, where truncating every table takes some 45. Otherwise it truncates.
+    """
+    tables = _quoted_tables(conn)
+    url = conn.engine.url.render_as_string()
+    if url not in _SUPERUSER:
+        _SUPERUSER[url] = bool(
+            conn.execute(
+                sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+        )
+    if not _SUPERUSER[url]:
+        names = ", ".join(quoted for _, quoted in tables)
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        return
+    conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    held = conn.execute(
+        sa.text("SELECT " + ", ".join(f"EXISTS (SELECT 1 FROM {q})" for _, q in tables))
+    ).one()
+    for (_, quoted), has_rows in zip(tables, held, strict=True):
+        if has_rows:
+            conn.execute(sa.text(f"DELETE FROM {quoted}"))
+    moved = conn.execute(sa.text(_MOVED_SEQUENCES), {"tables": [name for name, _ in tables]})
+    for sequence in moved.scalars().all():
+        conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
 
 
 @dataclass
