@@ -260,7 +260,10 @@ def sign_in(client, role: str) -> None:
 # ------------------------------------------------------------------------------ pages
 
 
-@pytest.mark.parametrize("actor", ["anonymous", *ROLES])
+# every signed-in role is sent the report page, which renders a PDF (WeasyPrint)
+@pytest.mark.parametrize(
+    "actor", ["anonymous", *(pytest.param(role, marks=pytest.mark.pdf) for role in ROLES)]
+)
 def test_pages_against_every_role(app, world, actor):
     client = app.test_client()
     if actor != "anonymous":
@@ -388,7 +391,16 @@ def passes(rule: tuple[str | None, frozenset[str]], role: str, scope: str | None
     return SCOPES.index(scope) >= SCOPES.index(needed) and role in roles
 
 
-@pytest.mark.parametrize("endpoint,method", sorted(API_RULES))
+# the report case renders a PDF (WeasyPrint) for every actor: about 26 s
+@pytest.mark.parametrize(
+    "endpoint,method",
+    [
+        pytest.param(*rule, marks=pytest.mark.pdf)
+        if rule == ("api_reports.Report", "GET")
+        else rule
+        for rule in sorted(API_RULES)
+    ],
+)
 def test_api_against_every_role_and_scope(app, world, endpoint, method):
     client = app.test_client()
     url = url_for_rule(app, endpoint, world)

@@ -185,6 +185,7 @@ def expected(app, world, lang: str = "en"):
 # ------------------------------------------------------------------------------ content
 
 
+@pytest.mark.pdf
 def test_draft_report_holds_rating_findings_sections_coverage_and_draft_on_every_page(
     client, app, world, tmp_path
 ):
@@ -234,6 +235,7 @@ def test_draft_report_holds_rating_findings_sections_coverage_and_draft_on_every
     write_pngs(pdf, "draft-en")
 
 
+@pytest.mark.pdf
 def test_japanese_report_has_real_japanese_text_and_an_embedded_cjk_font(
     client, app, world, tmp_path
 ):
@@ -278,6 +280,7 @@ def test_japanese_report_has_real_japanese_text_and_an_embedded_cjk_font(
     write_pngs(pdf, "draft-ja")
 
 
+@pytest.mark.pdf
 def test_a_new_assessment_without_answers_reports_a_provisional_zero(
     client, app, loaded_checklists
 ):
@@ -297,6 +300,7 @@ def test_a_new_assessment_without_answers_reports_a_provisional_zero(
     assert all("DRAFT" in page for page in pages)
 
 
+@pytest.mark.pdf
 def test_approved_report_is_cached_byte_identical_and_free_of_draft(
     client, app, world, tmp_path, count_queries
 ):
@@ -349,6 +353,7 @@ def test_approved_report_is_cached_byte_identical_and_free_of_draft(
     write_pngs(ja.data, "approved-ja")
 
 
+@pytest.mark.pdf
 def test_finding_edit_after_approval_gives_a_new_cached_report(client, app, world, tmp_path):
     approve(app, world)
     sign_in(client, "viewer")
@@ -376,6 +381,7 @@ def test_finding_edit_after_approval_gives_a_new_cached_report(client, app, worl
         assert len(db.session.exec(select(ReportCache)).all()) == 2
 
 
+@pytest.mark.pdf
 def test_approved_report_is_identical_when_rendered_in_a_fresh_process(app, world, tmp_path):
     """No hash seed, clock or process state leaks into the PDF."""
     approve(app, world)
@@ -462,6 +468,7 @@ def hostile_strings(port: int) -> list[str]:
     ]
 
 
+@pytest.mark.pdf
 def test_hostile_comments_and_plans_make_no_request_and_are_printed_escaped(
     client, app, world, listener, tmp_path, monkeypatch
 ):
@@ -514,6 +521,7 @@ def test_hostile_comments_and_plans_make_no_request_and_are_printed_escaped(
     assert {url.rsplit("/", 1)[-1] for url in asked} == {"report.css"}
 
 
+@pytest.mark.pdf
 def test_the_fetcher_refuses_everything_but_the_report_static_files(listener, tmp_path):
     """Second wall: even markup that reached WeasyPrint unescaped fetches nothing."""
     port = listener.port
@@ -642,6 +650,7 @@ def test_report_model_takes_a_fixed_number_of_queries(app, count_queries):
 
 
 @pytest.mark.slow
+@pytest.mark.pdf
 def test_a_500_item_report_renders_and_stays_readable(client, app, tmp_path):
     with app.app_context():
         world = sample.build(db.session, 500)

@@ -101,6 +101,8 @@ def _document_app():
     return create_app({"TESTING": True, "SECRET_KEY": "schema-only", "DATABASE_URL": "sqlite://"})
 
 
+pytestmark = pytest.mark.schemathesis
+
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _document_app(), config=CONFIG)
 
 

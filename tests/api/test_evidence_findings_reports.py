@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+import pytest
 from sqlmodel import func, select
 
 from audit.extensions import db
@@ -191,6 +192,7 @@ def test_finding_refusals(app, as_user, world):
 # ------------------------------------------------------------------------------ report
 
 
+@pytest.mark.pdf
 def test_report_pdf_in_english_and_japanese(app, as_user, world):
     api = as_user("viewer", "read")
     aid = world["assessment_id"]
