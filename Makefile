@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint install install-dev serve clean
+.PHONY: run test test-fast lint install install-dev serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,30 @@ run: install instance/secret_key
 	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/gunicorn --bind $(HOST):$(PORT) \
 		--workers 2 --access-logfile - wsgi:app
 
-## test: install the dev requirements, lint, run the whole suite
+# pytest-xdist: one worker per core, each test handed to whichever worker is free
+# (`make test XDIST=-n0` runs in one process); PYTEST_ARGS is passed on last.
+XDIST          ?= -n auto --dist worksteal
+# `make test` fails when the suite covers less of the audit package than this (percent of
+# statements and branches): a couple of points below the 95.3 % it measured on SQLite.
+COVERAGE_FLOOR := 93
+# the fast lane leaves out the browser, schemathesis and WeasyPrint (PDF) tests
+FAST           := -m "not browser and not pdf and not schemathesis" -p no:schemathesis \
+                  --ignore=tests/browser --ignore=tests/test_schemathesis.py
+
+# Write bytecode even where PYTHONDONTWRITEBYTECODE is set, into .venv/pycache rather than the
+# tree: without it every worker and every `flask` subprocess compiles every module again.
+test test-fast: export PYTHONDONTWRITEBYTECODE =
+test test-fast: export PYTHONPYCACHEPREFIX = $(CURDIR)/$(VENV)/pycache
+
+## test: install the dev requirements, lint, run the whole suite in parallel with coverage
 test: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered \
+		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+
+## test-fast: the suite but the browser, schemathesis and PDF tests, in parallel, no coverage
+test-fast: install-dev
+	$(BIN)/pytest $(XDIST) $(FAST) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
