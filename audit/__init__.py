@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from . import config as settings
 from . import request_log
-from .extensions import api, csrf, db, login_manager
+from .extensions import csrf, db, login_manager
 
 ROOT = settings.ROOT
 
@@ -57,16 +57,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     request_log.init_app(app)
 
-    from .web import register as register_web
+    from . import api, web
 
-    register_web(app)
-
-    from .api import configure as configure_api
-    from .api import register as register_api
-
-    configure_api(app)
+    web.register(app, errors_elsewhere=api.json_error_for)
     api.init_app(app)
-    register_api(app)
 
     from .cli import register as register_cli
 

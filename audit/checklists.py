@@ -30,11 +30,8 @@ from marshmallow import (
     validates_schema,
 )
 
-ANSWERS = ("compliant", "partial", "non_compliant", "not_applicable")
-SCORED_ANSWERS = ("compliant", "partial", "non_compliant")
-RATINGS = ("A", "B", "C", "D", "E")
-SUBJECTS = ("subcontractor", "entrusting_org", "both")
-CAP_RULES = ("critical_answer", "item_answer", "section_below")
+from .vocabulary import SCORED_ANSWERS, AnswerStatus, CapKind, Rating, Subject, values
+
 FRAMEWORKS = (
     "appi",
     "ppc_gl",
@@ -57,11 +54,28 @@ FRAMEWORK_LABELS = {
     "mic_2024": "MIC 2024 guidance",
     "case_basis": "Case basis",
 }
-DEFAULT_POINTS = {"compliant": 1.0, "partial": 0.5, "non_compliant": 0.0}
-DEFAULT_BANDS = {"A": 85.0, "B": 70.0, "C": 55.0, "D": 40.0}
-DEFAULT_CAPS = (
-    {"rule": "critical_answer", "answer": "non_compliant", "max_rating": "D"},
-    {"rule": "critical_answer", "answer": "partial", "max_rating": "C"},
+DEFAULT_POINTS: dict[str, float] = {
+    AnswerStatus.COMPLIANT.value: 1.0,
+    AnswerStatus.PARTIAL.value: 0.5,
+    AnswerStatus.NON_COMPLIANT.value: 0.0,
+}
+DEFAULT_BANDS: dict[str, float] = {
+    Rating.A.value: 85.0,
+    Rating.B.value: 70.0,
+    Rating.C.value: 55.0,
+    Rating.D.value: 40.0,
+}
+DEFAULT_CAPS: tuple[dict[str, str], ...] = (
+    {
+        "rule": CapKind.CRITICAL_ANSWER.value,
+        "answer": AnswerStatus.NON_COMPLIANT.value,
+        "max_rating": Rating.D.value,
+    },
+    {
+        "rule": CapKind.CRITICAL_ANSWER.value,
+        "answer": AnswerStatus.PARTIAL.value,
+        "max_rating": Rating.C.value,
+    },
 )
 MAX_FILE_BYTES = 1024 * 1024
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -163,7 +177,10 @@ class ScoringRules:
 
     points: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
     bands: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BANDS))
-    caps: tuple[CapRule, ...] = tuple(CapRule(**cap) for cap in DEFAULT_CAPS)
+    caps: tuple[CapRule, ...] = tuple(
+        CapRule(rule=cap["rule"], max_rating=cap["max_rating"], answer=cap["answer"])
+        for cap in DEFAULT_CAPS
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -184,7 +201,7 @@ class ChecklistDefinition:
     scoring: ScoringRules = field(default_factory=ScoringRules)
     description: Text | None = None
     effective_date: str | None = None
-    answers: tuple[str, ...] = ANSWERS
+    answers: tuple[str, ...] = values(AnswerStatus)
 
     def items(self) -> Iterator[ItemDefinition]:
         """Every item, section by section, in file order."""
@@ -233,9 +250,10 @@ class ChecklistDefinition:
     def from_dict(cls, data: Mapping[str, Any], source: str = "<stored>") -> ChecklistDefinition:
         """Validate a mapping (a parsed file or a stored version's content) into a definition."""
         try:
-            return ChecklistSchema().load(dict(data))
+            definition: ChecklistDefinition = ChecklistSchema().load(dict(data))
         except ValidationError as exc:
             raise ChecklistError(f"{source}: {first_error(exc.messages)}") from None
+        return definition
 
 
 # --------------------------------------------------------------------------- marshmallow schema
@@ -271,7 +289,9 @@ class TextField(fields.Field):
 def _answers_field(**kwargs: Any) -> fields.List:
     return fields.List(
         fields.String(
-            validate=validate.OneOf(ANSWERS, error="unknown answer {input!r}; allowed: {choices}")
+            validate=validate.OneOf(
+                values(AnswerStatus), error="unknown answer {input!r}; allowed: {choices}"
+            )
         ),
         validate=validate.Length(min=1, error="must list at least one answer"),
         **kwargs,
@@ -324,8 +344,8 @@ class ItemSchema(StrictSchema):
     )
     critical = fields.Boolean(load_default=False)
     subject = fields.String(
-        load_default="subcontractor",
-        validate=validate.OneOf(SUBJECTS, error="must be one of: {choices}"),
+        load_default=Subject.SUBCONTRACTOR.value,
+        validate=validate.OneOf(values(Subject), error="must be one of: {choices}"),
     )
     answers = _answers_field(load_default=None)
     references = ReferencesField(required=True)
@@ -346,25 +366,28 @@ class SectionSchema(StrictSchema):
 
 class CapSchema(StrictSchema):
     rule = fields.String(
-        required=True, validate=validate.OneOf(CAP_RULES, error="must be one of: {choices}")
+        required=True, validate=validate.OneOf(values(CapKind), error="must be one of: {choices}")
     )
     max_rating = fields.String(
-        required=True, validate=validate.OneOf(RATINGS, error="must be one of: {choices}")
+        required=True, validate=validate.OneOf(values(Rating), error="must be one of: {choices}")
     )
     answer = fields.String(
-        validate=validate.OneOf(SCORED_ANSWERS[1:], error="must be partial or non_compliant")
+        validate=validate.OneOf(
+            [str(a) for a in SCORED_ANSWERS[1:]], error="must be partial or non_compliant"
+        )
     )
     threshold = fields.Float(validate=validate.Range(0, 100, error="must be 0..100"))
     items = fields.List(fields.String(), validate=validate.Length(min=1))
 
     @validates_schema
     def _rule_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
-        rule = data.get("rule")
-        need = {
-            "critical_answer": ("answer",),
-            "item_answer": ("answer", "items"),
-            "section_below": ("threshold",),
-        }.get(rule, ())
+        rule = str(data.get("rule"))
+        needs: dict[str, tuple[str, ...]] = {
+            CapKind.CRITICAL_ANSWER: ("answer",),
+            CapKind.ITEM_ANSWER: ("answer", "items"),
+            CapKind.SECTION_BELOW: ("threshold",),
+        }
+        need = needs.get(rule, ())
         for name in need:
             if name not in data:
                 raise ValidationError(f"required for rule {rule}", name)
@@ -376,12 +399,16 @@ class CapSchema(StrictSchema):
 class ScoringSchema(StrictSchema):
     points = fields.Dict(
         keys=fields.String(
-            validate=validate.OneOf(SCORED_ANSWERS, error="points are for {choices}")
+            validate=validate.OneOf(
+                [str(a) for a in SCORED_ANSWERS], error="points are for {choices}"
+            )
         ),
         values=fields.Float(validate=validate.Range(0, 1, error="must be 0..1")),
     )
     bands = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(RATINGS[:-1], error="bands are for {choices}")),
+        keys=fields.String(
+            validate=validate.OneOf(values(Rating)[:-1], error="bands are for {choices}")
+        ),
         values=fields.Float(validate=validate.Range(0, 100, error="must be 0..100")),
     )
     caps = fields.List(fields.Nested(CapSchema))
@@ -394,8 +421,8 @@ class ScoringSchema(StrictSchema):
                 "must not rank partial above compliant or non_compliant above partial", "points"
             )
         bands = {**DEFAULT_BANDS, **data.get("bands", {})}
-        values = [bands[r] for r in RATINGS[:-1]]
-        if values != sorted(values, reverse=True):
+        limits = [bands[r] for r in values(Rating)[:-1]]
+        if limits != sorted(limits, reverse=True):
             raise ValidationError("thresholds must not increase from A to D", "bands")
 
 
@@ -411,7 +438,7 @@ class ChecklistSchema(StrictSchema):
     effective_date = fields.Date(load_default=None)
     title = TextField(required=True)
     description = TextField(load_default=None)
-    answers = _answers_field(load_default=list(ANSWERS))
+    answers = _answers_field(load_default=list(values(AnswerStatus)))
     scoring = fields.Nested(ScoringSchema, load_default=dict)
     sections = fields.List(
         fields.Nested(SectionSchema),
@@ -424,7 +451,7 @@ class ChecklistSchema(StrictSchema):
         errors: dict[str, Any] = {}
         seen_sections: dict[str, int] = {}
         seen_items: dict[str, tuple[int, int]] = {}
-        default_answers = data.get("answers") or list(ANSWERS)
+        default_answers = data.get("answers") or list(values(AnswerStatus))
         for s, section in enumerate(data.get("sections", [])):
             if section["ref"] in seen_sections:
                 errors.setdefault("sections", {})[s] = {
@@ -462,7 +489,7 @@ class ChecklistSchema(StrictSchema):
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> ChecklistDefinition:
-        default_answers = tuple(a for a in ANSWERS if a in data["answers"])
+        default_answers = tuple(a for a in values(AnswerStatus) if a in data["answers"])
         sections = tuple(
             SectionDefinition(
                 ref=s["ref"],
@@ -476,7 +503,11 @@ class ChecklistSchema(StrictSchema):
                         weight=i["weight"],
                         critical=i["critical"],
                         subject=i["subject"],
-                        answers=tuple(a for a in ANSWERS if a in (i["answers"] or default_answers)),
+                        answers=tuple(
+                            a
+                            for a in values(AnswerStatus)
+                            if a in (i["answers"] or default_answers)
+                        ),
                         references=i["references"],
                     )
                     for i in s["items"]
@@ -539,7 +570,15 @@ class _StrictLoader(yaml.SafeLoader):
     """Safe loader that refuses duplicate keys and keeps dates as text for the schema."""
 
 
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+class _FastStrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml's parser, some ten times faster, where PyYAML was built with it.
+
+    Its error messages are worded differently, so a file it refuses is read again by
+    ``_StrictLoader`` for the message (refusals are rare; files that load take the fast path).
+    """
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     loader.flatten_mapping(node)
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -552,10 +591,22 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
     return result
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_StrictLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
-)
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+for _loader in (_StrictLoader, _FastStrictLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
+def _load_yaml(text: str) -> Any:
+    """The document in ``text``; a refusal carries the pure-Python parser's wording."""
+    try:
+        return yaml.load(text, Loader=_FastStrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - raises the same error
 
 
 def parse_bytes(raw: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> ChecklistDefinition:
@@ -569,7 +620,7 @@ def parse_bytes(raw: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> Che
             f"{source}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         ) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -653,7 +704,7 @@ def first_difference(old: ChecklistDefinition, new: ChecklistDefinition) -> str:
             extra = longer.items[min(len(os_.items), len(ns_.items))]
             return f"item {extra.ref} ({'removed' if longer is os_ else 'added'})"
     if len(old.sections) != len(new.sections):
-        longer = old if len(old.sections) > len(new.sections) else new
-        extra = longer.sections[min(len(old.sections), len(new.sections))]
-        return f"section {extra.ref} ({'removed' if longer is old else 'added'})"
+        bigger = old if len(old.sections) > len(new.sections) else new
+        section = bigger.sections[min(len(old.sections), len(new.sections))]
+        return f"section {section.ref} ({'removed' if bigger is old else 'added'})"
     return "canonical content"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
 from flask import Flask, current_app
@@ -12,10 +15,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .checklists import ChecklistError, find_files, parse_file
 from .extensions import db
-from .models import ROLES
 from .services import ServiceError
 from .services import checklists as checklist_service
 from .services import users as user_service
+from .vocabulary import Role, TokenScope, values
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def register(app: Flask) -> None:
@@ -37,12 +42,11 @@ def _fail(message: str) -> click.ClickException:
     return click.ClickException(message)
 
 
-def _database_errors(func):  # noqa: ANN001, ANN202 - decorator
+def _database_errors(func: F) -> F:
     """Turn 'no such table' into a one-line hint to migrate first."""
-    import functools
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except (OperationalError, ProgrammingError) as exc:
@@ -52,7 +56,7 @@ def _database_errors(func):  # noqa: ANN001, ANN202 - decorator
                 f"database error: {reason} (has `flask --app wsgi db upgrade` been run?)"
             ) from None
 
-    return wrapper
+    return cast(F, wrapper)
 
 
 # ------------------------------------------------------------------------------ db
@@ -196,7 +200,7 @@ def users_group() -> None:
 
 @users_group.command("create", help="Create a user; the password comes from a prompt.")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(values(Role)))
 @click.option("--name", help="Display name (default: the part of the e-mail before @).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @_database_errors
@@ -206,7 +210,14 @@ def users_create(email: str, role: str, name: str | None, password_stdin: bool) 
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = user_service.create_user(db.session, email, password, role, name)
+        user = user_service.create_user(
+            db.session,
+            email,
+            password,
+            role,
+            name,
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
@@ -232,7 +243,12 @@ def seed_demo(if_empty: bool) -> None:
         click.echo("database already has users: demo data not loaded")
         return
     try:
-        summary = seed.load_demo(db.session, Path(current_app.config["SEEDS_DIR"]))
+        summary = seed.load_demo(
+            db.session,
+            Path(current_app.config["SEEDS_DIR"]),
+            Path(current_app.config["CHECKLISTS_DIR"]),
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
     except (ServiceError, ChecklistError) as exc:
         db.session.rollback()
         raise _fail(f"demo data not loaded: {exc}") from None
@@ -294,11 +310,7 @@ def audit_verify(head: str | None, expected: int | None) -> None:
     if expected is not None and result.count < expected:
         raise _fail(f"audit trail has {result.count} events, fewer than the {expected} expected")
     if head is not None and head != result.head:
-        from sqlmodel import select
-
-        from .models import AuditEvent
-
-        known = db.session.exec(select(AuditEvent.id).where(AuditEvent.hash == head)).first()
+        known = events.id_of_hash(db.session, head)
         where = f"event {known} is no longer the head" if known else "that hash is not in it"
         raise _fail(f"audit trail does not end at the recorded head: {where}")
     click.echo(f"audit trail intact: {result.count} events, head {result.head}")
@@ -314,7 +326,7 @@ def tokens_group() -> None:
 
 @tokens_group.command("create", help="Create an API token for EMAIL; prints the secret once.")
 @click.argument("email")
-@click.option("--scope", required=True, type=click.Choice(("read", "write", "admin")))
+@click.option("--scope", required=True, type=click.Choice(values(TokenScope)))
 @click.option(
     "--expires",
     "expires_days",
@@ -327,14 +339,9 @@ def tokens_group() -> None:
 def tokens_create(email: str, scope: str, expires_days: int | None, name: str | None) -> None:
     from datetime import date
 
-    from sqlmodel import select
-
-    from .models import User
     from .services import tokens as token_service
 
-    user = db.session.exec(
-        select(User).where(User.email == user_service.normalise_email(email))
-    ).first()
+    user = user_service.by_email(db.session, email)
     if user is None:
         raise _fail(f"no user {email!r}; create it with `flask users create`")
     try:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the report's own stylesheet and fonts, the only files its renderer may fetch
+STATIC_REPORTS = ROOT / "audit" / "static" / "reports"
 
 
 class ConfigError(RuntimeError):

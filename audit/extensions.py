@@ -1,17 +1,19 @@
-"""The application's extensions, created once here and bound to an app in ``create_app``."""
+"""The application's extensions, created once here and bound to an app in ``create_app``.
+
+A leaf: it imports nothing of the application (the layering contract in pyproject.toml keeps
+it so). The REST API's ``Api`` object lives with the API, in ``audit.api.spec``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-
-from .api.errors import KansaApi
 
 
 class Database:
@@ -21,6 +23,15 @@ class Database:
         self.app: Flask | None = None
 
     def init_app(self, app: Flask) -> None:
+        self.bind(app)
+        app.teardown_appcontext(self._close)
+
+    @staticmethod
+    def bind(app: Flask) -> Engine:
+        """Give ``app`` a new engine on its ``DATABASE_URL``, disposing of the one it had."""
+        previous: Engine | None = app.extensions.get("kansa.engine")
+        if previous is not None:
+            previous.dispose()
         url = app.config["DATABASE_URL"]
         options: dict[str, Any] = {"echo": app.config.get("SQL_ECHO", False)}
         if url.startswith("sqlite"):
@@ -31,16 +42,15 @@ class Database:
         if url.startswith("sqlite"):
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         app.extensions["kansa.engine"] = engine
-        app.teardown_appcontext(self._close)
+        return engine
 
     @staticmethod
     def engine_for(app: Flask) -> Engine:
-        return app.extensions["kansa.engine"]
+        engine: Engine = app.extensions["kansa.engine"]
+        return engine
 
     @property
     def engine(self) -> Engine:
-        from flask import current_app
-
         return self.engine_for(current_app)
 
     @property
@@ -48,7 +58,8 @@ class Database:
         """The session of the current app context, opened on first use."""
         if "db_session" not in g:
             g.db_session = Session(self.engine, expire_on_commit=False)
-        return g.db_session
+        session: Session = g.db_session
+        return session
 
     @staticmethod
     def _close(exc: BaseException | None = None) -> None:
@@ -70,4 +81,3 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 db = Database()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-api = KansaApi()  # flask-smorest, /api/v1; its blueprints and error shape live in audit/api

@@ -42,8 +42,8 @@ from flask import (
 from flask.logging import default_handler
 from flask_login import current_user
 
-from .api.errors import is_api_request
 from .config import ConfigError
+from .urls import is_api_request
 
 REQUEST_LOGGER = "kansa.request"
 HEADER = "X-Request-Id"
@@ -207,16 +207,21 @@ def _shared_handler() -> logging.Handler:
 
 def init_app(app: Flask) -> None:
     """Configure logging for ``app`` and log every request it answers, with its request id."""
-    configure(
-        parse_level(app.config.get("LOG_LEVEL", "INFO")),
-        bool(app.config.get("LOG_JSON")),
-        logger_names=(app.name,),  # app.logger: Flask's error log, in the same format
-    )
+    configure_for(app)
     # signals, so the clock and the id start before any before_request function can refuse
     request_started.connect(_request_started, app)
     got_request_exception.connect(_request_failed, app)
     app.after_request(_after_request)
     app.teardown_request(_teardown_request)
+
+
+def configure_for(app: Flask) -> logging.Handler:
+    """Apply ``app``'s ``LOG_LEVEL`` and ``LOG_JSON`` to the process's Kansa loggers."""
+    return configure(
+        parse_level(app.config.get("LOG_LEVEL", "INFO")),
+        bool(app.config.get("LOG_JSON")),
+        logger_names=(app.name,),  # app.logger: Flask's error log, in the same format
+    )
 
 
 def current_request_id() -> str | None:

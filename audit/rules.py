@@ -18,6 +18,11 @@ In short:
   compares the section's rounded score, like the bands. Nothing applicable: no score, no rating.
 * Every ``partial`` or ``non_compliant`` answer yields a finding draft with a severity from
   ``SEVERITY_TABLE``.
+* Submission needs every item answered and a comment on every answer that
+  ``policies.needs_comment`` names (``partial`` and ``non_compliant``).
+
+The words used here (answers, item states, ratings, severities, cap kinds) are the enums of
+``audit.vocabulary``.
 """
 
 from __future__ import annotations
@@ -29,52 +34,51 @@ from fractions import Fraction
 from typing import Any
 
 from audit.checklists import (
-    ANSWERS,
     DEFAULT_BANDS,
     DEFAULT_POINTS,
-    RATINGS,
-    SCORED_ANSWERS,
     CapRule,
     ChecklistDefinition,
     ItemDefinition,
 )
+from audit.policies import needs_comment
+from audit.vocabulary import (
+    SCORED_ANSWERS,
+    AnswerStatus,
+    CapKind,
+    ItemState,
+    Rating,
+    Severity,
+    values,
+)
 
 # =========================================================================== tables
 
-#: The pseudo-answer of an item that has no answer yet (a ref missing from the answers).
-UNANSWERED = "unanswered"
-
-#: Every state an item can be in, in the order counts and sentences list them.
-STATES = (*ANSWERS, UNANSWERED)
+#: Item states (``ItemState``) in the order counts and sentences list them, and ratings best first.
+_STATES = values(ItemState)
+_RATINGS = values(Rating)
 
 #: Default answer order for caps: how bad an answer is, 0 = best. A cap with ``answer: X`` is
 #: triggered by X or anything worse, so improving an answer can never lower a rating.
 #: Unanswered ranks like non_compliant. not_applicable is absent on purpose: it never
 #: triggers a cap.
 ANSWER_RANK: Mapping[str, int] = {
-    "compliant": 0,
-    "partial": 1,
-    "non_compliant": 2,
-    UNANSWERED: 2,
+    ItemState.COMPLIANT: 0,
+    ItemState.PARTIAL: 1,
+    ItemState.NON_COMPLIANT: 2,
+    ItemState.UNANSWERED: 2,
 }
-
-#: Finding severities, most severe first.
-SEVERITIES = ("critical", "high", "medium", "low")
 
 #: Severity of a finding. Read top to bottom; the first matching row wins.
 #: Columns: answer, critical items only?, minimum item weight, severity.
 #: Only partial and non_compliant answers yield findings (unanswered ones do not).
-SEVERITY_TABLE: tuple[tuple[str, bool, int, str], ...] = (
-    ("non_compliant", True, 1, "critical"),  # a critical control fails
-    ("partial", True, 1, "high"),  # a critical control is only partly in place
-    ("non_compliant", False, 4, "high"),  # a heavy (weight 4-5) control fails
-    ("non_compliant", False, 1, "medium"),  # any other control fails
-    ("partial", False, 4, "medium"),  # a heavy control is only partly in place
-    ("partial", False, 1, "low"),  # any other control is only partly in place
+SEVERITY_TABLE: tuple[tuple[str, bool, int, Severity], ...] = (
+    (ItemState.NON_COMPLIANT, True, 1, Severity.CRITICAL),  # a critical control fails
+    (ItemState.PARTIAL, True, 1, Severity.HIGH),  # a critical control is only partly in place
+    (ItemState.NON_COMPLIANT, False, 4, Severity.HIGH),  # a heavy (weight 4-5) control fails
+    (ItemState.NON_COMPLIANT, False, 1, Severity.MEDIUM),  # any other control fails
+    (ItemState.PARTIAL, False, 4, Severity.MEDIUM),  # a heavy control is only partly in place
+    (ItemState.PARTIAL, False, 1, Severity.LOW),  # any other control is only partly in place
 )
-
-#: Answers that need a comment before an assessment can be submitted.
-COMMENT_REQUIRED = ("partial", "non_compliant")
 
 #: Longest finding title, in characters; longer questions are cut at a word boundary.
 TITLE_MAX = 120
@@ -105,8 +109,8 @@ class Counts:
         )
 
     def as_dict(self) -> dict[str, int]:
-        """The counts keyed by state, in ``STATES`` order."""
-        return {state: getattr(self, state) for state in STATES}
+        """The counts keyed by state, in ``ItemState`` order."""
+        return {state: getattr(self, state) for state in _STATES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +273,7 @@ def score(definition: ChecklistDefinition, answers: Mapping[str, str]) -> ScoreR
         start = end
         num = den = 0
         for item, state in zip(section.items, section_states, strict=True):
-            if state != "not_applicable":
+            if state != ItemState.NOT_APPLICABLE:
                 num += item.weight * points[state]
                 den += item.weight * full
         tenths = _tenths(num, den)
@@ -317,6 +321,11 @@ def findings(definition: ChecklistDefinition, answers: Mapping[str, str]) -> lis
     return _drafts(items, _states(definition, items, answers))
 
 
+def yields_finding(answer: str | None) -> bool:
+    """Whether an answer is a gap that becomes a finding: partial or non_compliant."""
+    return answer in (ItemState.PARTIAL, ItemState.NON_COMPLIANT)
+
+
 def finding_severity(answer: str, critical: bool, weight: int) -> str:
     """The severity of a finding for this answer on an item, from ``SEVERITY_TABLE``."""
     for row_answer, critical_only, min_weight, severity in SEVERITY_TABLE:
@@ -334,9 +343,9 @@ def submission_problems(
     items = _items(definition)
     problems: list[Problem] = []
     for item, state in zip(items, _states(definition, items, answers), strict=True):
-        if state == UNANSWERED:
+        if state == ItemState.UNANSWERED:
             problems.append(Problem(item.ref, "unanswered", f"Item {item.ref} is unanswered."))
-        elif state in COMMENT_REQUIRED and not (comments.get(item.ref) or "").strip():
+        elif needs_comment(state) and not (comments.get(item.ref) or "").strip():
             problems.append(
                 Problem(
                     item.ref,
@@ -367,14 +376,14 @@ def _states(
     for item in items:
         answer = answers.get(item.ref, _MISSING)
         if answer is _MISSING:
-            states.append(UNANSWERED)
+            states.append(ItemState.UNANSWERED)
             continue
         found += 1
         if answer not in item.answers:
-            if answer not in ANSWERS:
+            if answer not in values(AnswerStatus):
                 raise ValueError(
                     f"item {item.ref}: unknown answer {answer!r}; "
-                    f"expected one of {', '.join(ANSWERS)}"
+                    f"expected one of {', '.join(values(AnswerStatus))}"
                 )
             raise ValueError(
                 f"item {item.ref}: answer {answer!r} is not allowed for this item "
@@ -396,8 +405,8 @@ def _integer_points(points: Mapping[str, float]) -> tuple[dict[str, int], int]:
     """Points as integers over a common scale, so sums and rounding are exact."""
     exact = {a: Fraction(str(p)) for a, p in {**DEFAULT_POINTS, **points}.items()}
     scale = math.lcm(*(exact[a].denominator for a in SCORED_ANSWERS))
-    result = {a: int(exact[a] * scale) for a in SCORED_ANSWERS}
-    result[UNANSWERED] = 0
+    result = {str(a): int(exact[a] * scale) for a in SCORED_ANSWERS}
+    result[ItemState.UNANSWERED] = 0
     return result, scale
 
 
@@ -415,7 +424,7 @@ def _decimal(tenths: int | None) -> float | None:
 
 def _counts(states: list[str]) -> Counts:
     """How many of these states are of each kind."""
-    return Counts(*(states.count(state) for state in STATES))
+    return Counts(*(states.count(state) for state in _STATES))
 
 
 def _completion(counts: Counts) -> float:
@@ -428,15 +437,15 @@ def _band_rating(tenths: int | None, bands: Mapping[str, float]) -> str | None:
     if tenths is None:
         return None
     limits = {**DEFAULT_BANDS, **bands}
-    for rating in RATINGS[:-1]:
+    for rating in _RATINGS[:-1]:
         if tenths >= Fraction(str(limits[rating])) * 10:
             return rating
-    return RATINGS[-1]
+    return _RATINGS[-1]
 
 
 def _worse(a: str | None, b: str) -> str:
     """The worse of two ratings."""
-    return b if a is None or RATINGS.index(b) > RATINGS.index(a) else a
+    return b if a is None or _RATINGS.index(b) > _RATINGS.index(a) else a
 
 
 # =========================================================================== caps
@@ -452,22 +461,22 @@ def _caps(
     """Every triggered cap, in the order the version lists them."""
     triggered: list[tuple[CapRule, tuple[str, ...], str]] = []
     for cap in definition.scoring.caps:
-        if cap.rule == "section_below":
+        if cap.rule == CapKind.SECTION_BELOW:
             limit = Fraction(str(cap.threshold)) * 10
             below = [(ref, t) for ref, t in section_tenths.items() if t is not None and t < limit]
             if below:
                 refs = tuple(ref for ref, _ in below)
                 triggered.append((cap, refs, _section_sentence(below, cap)))
             continue
-        if cap.rule == "critical_answer":
+        if cap.rule == CapKind.CRITICAL_ANSWER:
             wanted = None
             noun = "Critical item"
-        elif cap.rule == "item_answer":
+        elif cap.rule == CapKind.ITEM_ANSWER:
             wanted = set(cap.items)
             noun = "Item"
         else:
             raise ValueError(f"unknown cap rule {cap.rule!r}")
-        worst = ANSWER_RANK[cap.answer or "non_compliant"]
+        worst = ANSWER_RANK[cap.answer or ItemState.NON_COMPLIANT]
         hits = [
             (item.ref, state)
             for item, state in zip(items, states, strict=True)
@@ -496,7 +505,7 @@ def _item_sentence(noun: str, hits: Sequence[tuple[str, str]], cap: CapRule) -> 
     """E.g. 'Critical items SM-4.2, SM-5.1 are non_compliant or unanswered: rating capped at D.'"""
     refs = ", ".join(ref for ref, _ in hits)
     found = {state for _, state in hits}
-    states = _or_list(s for s in STATES if s in found)
+    states = _or_list(s for s in _STATES if s in found)
     if len(hits) == 1:
         return f"{noun} {refs} is {states}: rating capped at {cap.max_rating}."
     return f"{noun}s {refs} are {states}: rating capped at {cap.max_rating}."
@@ -539,7 +548,7 @@ def _reference_scores(
     # (framework, id) -> [citing refs, numerator, denominator], in order of first citation
     table: dict[tuple[str, str], list[Any]] = {}
     for item, state in zip(items, states, strict=True):
-        applicable = state != "not_applicable"
+        applicable = state != ItemState.NOT_APPLICABLE
         num = item.weight * points[state] if applicable else 0
         den = item.weight * full if applicable else 0
         for framework, ids in item.references.items():
@@ -565,7 +574,7 @@ def _drafts(items: Sequence[ItemDefinition], states: Sequence[str]) -> list[Find
     return [
         _draft(item, state)
         for item, state in zip(items, states, strict=True)
-        if state == "partial" or state == "non_compliant"
+        if yields_finding(state)
     ]
 
 

@@ -18,6 +18,7 @@ whose fixtures wrote to one of them first gets the checklists published for real
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -29,8 +30,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
-from audit import create_app
+from audit import create_app, request_log
 from audit.extensions import db
 from audit.migrate import upgrade_url
 from audit.models import metadata
@@ -60,6 +62,15 @@ def pg_database_url(name: str | None = None) -> str:
 #: this worker's PostgreSQL test database, None on SQLite
 PG_URL = pg_database_url() if BASE_PG_URL else None
 ENGINE = "postgresql" if PG_URL else "sqlite"
+
+#: ``make test-fast`` sets KANSA_FAST_LANE=1; ``make test`` (and so CI) does not
+FAST_LANE = os.environ.get("KANSA_FAST_LANE") == "1"
+
+
+def examples(full: int) -> int:
+    """How many examples a property test tries: ``full``, a tenth of it in the fast lane."""
+    return max(10, full // 10) if FAST_LANE else full
+
 
 requires_pg = pytest.mark.skipif(
     not PG_URL, reason="TEST_DATABASE_URL is unset: PostgreSQL tests need a server"
@@ -309,7 +320,7 @@ def _publish_shipped(database_url: str) -> set[str]:
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
-    app = create_app(app_config(database_url))
+    app = shared_app(database_url)
     engine = db.engine_for(app)
     try:
         sa.event.listen(engine, "before_cursor_execute", record)
@@ -365,26 +376,96 @@ def checklist_template(
     return ChecklistTemplate(touched, sqlite=SqliteTemplate.capture(path, touched))
 
 
+@pytest.fixture(scope="session")
+def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this worker's tests have their SQLite database, one after the other."""
+    return tmp_path_factory.mktemp("database")
+
+
+#: set on a test whose database got the checklist template as soon as it was made
+PRELOADED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def database_url(
+    request: pytest.FixtureRequest,
     migrated_template: str,
     checklist_template: ChecklistTemplate,
     pg_engine: sa.Engine | None,
-    tmp_path: Path,
+    sqlite_dir: Path,
 ) -> str:
-    """An empty migrated database for this test (the checklist template is made first)."""
+    """An empty migrated database for this test (the checklist template is made first).
+
+    A test that uses ``loaded_checklists`` (itself or through another fixture) gets the
+    template's rows here, before any other fixture writes, whatever order its fixtures run in.
+    """
     if PG_URL:
         with pg_engine.begin() as conn:
             _empty_postgres(conn)
-        return PG_URL
-    target = tmp_path / "kansa.sqlite3"
-    shutil.copyfile(migrated_template, target)
-    return f"sqlite:///{target}"
+        url = PG_URL
+    else:
+        # one path per worker, so that its app keeps one engine (and its cache of compiled SQL);
+        # the previous test's engine was disposed of, which closed its connections
+        target = sqlite_dir / "kansa.sqlite3"
+        for leftover in (target, *(target.with_name(f"{target.name}-{x}") for x in ("wal", "shm"))):
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(migrated_template, target)
+        url = f"sqlite:///{target}"
+    if "loaded_checklists" in request.fixturenames:
+        assert checklist_template.install(url), "an empty database refused the template"
+        request.node.stash[PRELOADED] = True
+    return url
+
+
+@dataclass
+class SharedApp:
+    """The one application a worker builds for its tests, and its settings as built."""
+
+    app: Flask
+    settings: dict[str, Any]
+
+    def bound_to(self, database_url: str) -> Flask:
+        """The app with the settings it was built with, on ``database_url``.
+
+        The engine stays while the URL does (the previous test disposed of its connections),
+        so SQL compiled once is not compiled again for every test.
+        """
+        self.app.config.clear()
+        self.app.config.update(copy.deepcopy(self.settings))
+        self.app.config["DATABASE_URL"] = database_url
+        engine = db.engine_for(self.app)
+        moved = engine.url.render_as_string(hide_password=False) != database_url
+        if moved or engine.pool.checkedout():  # checked out: a test left a connection open
+            db.bind(self.app)
+        request_log.configure_for(self.app)
+        return self.app
+
+
+_SHARED: list[SharedApp] = []
+
+
+def shared_app(database_url: str) -> Flask:
+    """This worker's application, built on first use, bound to ``database_url``."""
+    if not _SHARED:
+        built = create_app(app_config(database_url))
+        _SHARED.append(SharedApp(built, copy.deepcopy(dict(built.config))))
+    return _SHARED[0].bound_to(database_url)
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path):
-    app = create_app(app_config(database_url))
+def app(request: pytest.FixtureRequest, database_url: str) -> Iterator[Flask]:
+    """The application, on this test's database, with the settings of ``app_config``.
+
+    Building an app costs some 0.1 s (the URL map, the OpenAPI document, every template
+    compiled again), more than most tests, so a worker builds one and hands it to each test
+    on a new engine with its settings restored: whatever a test changes in ``app.config`` is
+    gone for the next. A test that adds routes is marked ``fresh_app`` and gets its own, since
+    Flask refuses new routes on an app that has served a request.
+    """
+    if request.node.get_closest_marker("fresh_app"):
+        app = create_app(app_config(database_url))
+    else:
+        app = shared_app(database_url)
     yield app
     db.engine_for(app).dispose()
 
@@ -412,7 +493,9 @@ def make_user(app):
 
     def make(email: str, role: str = "auditor", password: str = DEMO_PASSWORD) -> int:
         with app.app_context():
-            user = users.create_user(db.session, email, password, role)
+            user = users.create_user(
+                db.session, email, password, role, hash_method=app.config["PASSWORD_HASH_METHOD"]
+            )
             db.session.commit()
             return user.id
 
@@ -420,13 +503,19 @@ def make_user(app):
 
 
 @pytest.fixture
-def loaded_checklists(app, database_url: str, checklist_template: ChecklistTemplate) -> None:
-    """The three shipped checklists published, exactly as ``load_paths`` would publish them now.
+def loaded_checklists(
+    request: pytest.FixtureRequest,
+    app,
+    database_url: str,
+    checklist_template: ChecklistTemplate,
+) -> None:
+    """The three shipped checklists published, exactly as ``load_paths`` would publish them.
 
-    Copied from the session's template while the tables publishing reads or writes are empty;
-    published for real when a fixture wrote to one of them (an audit event, say) first.
+    ``database_url`` copies them from the session's template into the new database; should a
+    test's database ever be made without them (another database fixture), they are copied
+    here while the tables publishing reads or writes are empty, or else published for real.
     """
-    if checklist_template.install(database_url):
+    if request.node.stash.get(PRELOADED, False) or checklist_template.install(database_url):
         return
     from audit.services import checklists
 

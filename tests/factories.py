@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlmodel import Session, select
 
 from audit.models import Checklist, ChecklistVersion, Subcontractor, User  # noqa: F401 - re-exported
-from audit.services import assessments, subcontractors, users
+from audit.services import assessments, users
+from audit.services.subcontractors import register as subcontractors
 
 PASSWORD = "correct horse battery staple"
+#: a cheap password hash for tests (the app fixture sets the same PASSWORD_HASH_METHOD)
+FAST_HASH = "pbkdf2:sha256:1000"
+#: the due date of assessments made by ``assessment`` unless a test gives one
+DUE = date(2027, 3, 31)
 
 
 @dataclass
@@ -23,7 +29,9 @@ class Team:
 
 def team(session: Session) -> Team:
     made = {
-        role: users.create_user(session, f"{role}@example.com", PASSWORD, kind)
+        role: users.create_user(
+            session, f"{role}@example.com", PASSWORD, kind, hash_method=FAST_HASH
+        )
         for role, kind in (
             ("admin", "admin"),
             ("auditor", "auditor"),
@@ -60,6 +68,7 @@ def assessment(session: Session, people: Team, slug: str = "subcontractor-oversi
         checklist_version_id=version(session, slug).id,
         auditor_ids=kw.pop("auditor_ids", [people.auditor.id]),
         reviewer_id=kw.pop("reviewer_id", people.reviewer.id),
+        due_date=kw.pop("due_date", DUE),
         **kw,
     )
     session.commit()

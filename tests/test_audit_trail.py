@@ -69,6 +69,28 @@ def test_intact_trail_verifies(runner, trail):
     assert f"{len(trail['ids'])} events" in result.output
 
 
+def test_the_chain_holds_across_transactions_and_a_rolled_back_savepoint(app, trail):
+    """Events of one transaction chain to each other without reading the tail again; a
+    savepoint rolled back takes its events with it, and the next event chains to the last
+    one that stayed."""
+    with app.app_context():
+        session = db.session
+        events.record(session, None, "test.one", "test", 1)
+        events.record(session, None, "test.two", "test", 2)
+        session.commit()
+        kept = events.record(session, None, "test.three", "test", 3)
+        savepoint = session.begin_nested()
+        events.record(session, None, "test.dropped", "test", 4)
+        savepoint.rollback()
+        last = events.record(session, None, "test.four", "test", 5)
+        session.commit()
+        assert last.prev_hash == kept.hash
+        rows = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert "test.dropped" not in [r.action for r in rows]
+        assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+        assert events.verify(session).ok
+
+
 def test_an_edited_event_is_named(app, runner, trail):
     victim = trail["ids"][len(trail["ids"]) // 2]
     raw(app, "UPDATE audit_event SET actor = 'someone-else@example.com' WHERE id = :id", id=victim)

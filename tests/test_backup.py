@@ -27,7 +27,7 @@ def filled(app, loaded_checklists):
         child = factories.subcontractor(session, people.admin, "Child Co.", parent_id=parent.id)
         # a parent created after its child, so ids do not follow the chain
         late = factories.subcontractor(session, people.admin, "Late Parent Ltd.")
-        from audit.services import subcontractors
+        from audit.services.subcontractors import register as subcontractors
 
         subcontractors.update(session, people.admin, parent, {"parent_id": late.id})
         session.commit()
@@ -136,7 +136,9 @@ def test_postgresql_to_sqlite_and_sqlite_to_postgresql(filled, app, runner, tmp_
             from audit.services import users
 
             highest = max(u.id for u in db.session.exec(select(User)).all())
-            made = users.create_user(db.session, "new@example.com", "x" * 12, "viewer")
+            made = users.create_user(
+                db.session, "new@example.com", "x" * 12, "viewer", hash_method=factories.FAST_HASH
+            )
             db.session.commit()
             assert made.id == highest + 1
     finally:

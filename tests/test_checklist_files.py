@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from audit.checklists import (
-    ANSWERS,
     DEFAULT_BANDS,
     DEFAULT_CAPS,
     DEFAULT_POINTS,
@@ -25,6 +24,7 @@ from audit.checklists import (
     Text,
     parse_file,
 )
+from audit.vocabulary import AnswerStatus, values
 from tests.conftest import ROOT
 
 SLUG = "demo-list"
@@ -516,7 +516,7 @@ def test_minimal_file_gets_every_default(lists: Path) -> None:
     assert definition.title == Text(en="Demo checklist", ja=None)
     assert definition.description is None
     assert definition.effective_date is None
-    assert definition.answers == ANSWERS
+    assert definition.answers == values(AnswerStatus)
     assert dict(definition.scoring.points) == DEFAULT_POINTS
     assert dict(definition.scoring.bands) == DEFAULT_BANDS
     assert [c.as_dict() for c in definition.scoring.caps] == list(DEFAULT_CAPS)
@@ -525,7 +525,7 @@ def test_minimal_file_gets_every_default(lists: Path) -> None:
     assert item.section_ref == "S-1"
     assert item.critical is False
     assert item.subject == "subcontractor"
-    assert item.answers == ANSWERS
+    assert item.answers == values(AnswerStatus)
     assert dict(item.references) == {"ppc_gl": ("3-4-4",)}
     assert item.reference_keys() == ["ppc_gl:3-4-4"]
 

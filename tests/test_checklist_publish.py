@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from audit.models import (
     ChecklistVersion,
     User,
 )
-from audit.services import assessments, subcontractors
+from audit.services import assessments
 from audit.services import checklists as service
+from audit.services.subcontractors import register as subcontractors
 from tests.conftest import ROOT
 
 TABLES = (Checklist, ChecklistVersion, ChecklistSection, ChecklistItem, AuditEvent)
@@ -513,6 +515,7 @@ def test_an_assessment_stays_pinned_to_its_version(session, lists: Path, make_us
         checklist_version_id=v1.id,
         auditor_ids=[auditor.id],
         reviewer_id=reviewer.id,
+        due_date=date(2027, 3, 31),
     )
     session.commit()
     assessment_id = assessment.id

@@ -15,7 +15,7 @@ import yaml
 from sqlmodel import Session, select
 
 from audit import create_app
-from audit.checklists import RATINGS, parse_file
+from audit.checklists import parse_file
 from audit.extensions import db
 from audit.models import (
     Assessment,
@@ -28,6 +28,7 @@ from audit.models import (
 )
 from audit.services import checklists as checklist_service
 from audit.services import users as user_service
+from audit.vocabulary import Rating, values
 from tests.conftest import ROOT
 
 SLUGS = ("safety-management", "security-governance", "subcontractor-oversight")
@@ -456,12 +457,12 @@ def test_seed_demo(runner, app) -> None:
         } == {spec["subcontractor"]: spec["checklist"] for spec in demo["assessments"]}
 
         approved = by_company["Aozora Cloud Operations K.K."][0]
-        assert approved.score_snapshot["rating"] in RATINGS
+        assert approved.score_snapshot["rating"] in values(Rating)
         assert 0 <= approved.score_snapshot["score"] <= 100
         assert approved.approved_at is not None and approved.approved_at.tzinfo is not None
         assert approved.reviewer_id == users["reviewer@kansa.example"].id
         submitted = by_company["Hanul Secure Maintenance Co., Ltd."][0]
-        assert submitted.score_snapshot["rating"] in RATINGS
+        assert submitted.score_snapshot["rating"] in values(Rating)
         assert by_company["Sakura Contact Center Ltd."][0].score_snapshot is None
         # Mirae has the first 12 items answered, Sakura none
         from audit.models import Answer

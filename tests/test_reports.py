@@ -25,16 +25,17 @@ import pypdf
 import pytest
 from sqlmodel import select
 
-from audit import reports, rules
+from audit import policies, reports
 from audit.extensions import db
 from audit.models import Assessment, Finding, ReportCache
 from audit.reports import chart, fetcher, labels, sample
+from audit.reports import service as report_svc
 from audit.reports.render import html_to_pdf
 from audit.services import Forbidden, ServiceError
 from audit.services import assessments as svc
 from audit.services import evidence as evidence_svc
 from audit.services import findings as findings_svc
-from audit.services import reports as report_svc
+from audit.vocabulary import ItemState, Severity, values
 from tests import factories
 from tests.test_web_assessments import sign_in
 
@@ -386,7 +387,9 @@ def test_approved_report_is_identical_when_rendered_in_a_fresh_process(app, worl
     """No hash seed, clock or process state leaks into the PDF."""
     approve(app, world)
     with app.app_context():
-        made = report_svc.report(db.session, world["people"].viewer, world["assessment_id"], "ja")
+        made = report_svc.report(
+            db.session, world["people"].viewer, world["assessment_id"], "ja", "Asia/Tokyo"
+        )
         model = reports.build(db.session, world["assessment_id"], "ja", "Asia/Tokyo")
     model_path = tmp_path / "model.json"
     model_path.write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
@@ -592,8 +595,8 @@ def test_label_tables_cover_both_languages():
         "not_applicable": "該当なし",
         "unanswered": "未回答",
     }
-    assert set(labels.ANSWER_LABELS["en"]) == set(rules.STATES)
-    assert set(labels.SEVERITY_LABELS["en"]) == set(rules.SEVERITIES)
+    assert set(labels.ANSWER_LABELS["en"]) == set(values(ItemState))
+    assert set(labels.SEVERITY_LABELS["en"]) == set(values(Severity))
     with pytest.raises(ValueError):
         labels.labels("fr")
 
@@ -608,13 +611,14 @@ def test_report_access_rules(client, app, world, monkeypatch):
 
     sign_in(client, "viewer")
     missing = client.get("/assessments/999999/report.pdf")
-    assert missing.status_code == 404 and b"There is no assessment 999999" in missing.data
+    assert missing.status_code == 404 and b"No assessment 999999" in missing.data
+    # the service's refusal of the language: 422 naming it, on the page as on the API
     bad = client.get(url + "?lang=fr")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert b"unknown report language" in bad.data.lower() and b"lang=ja" in bad.data
     assert bad.mimetype == "text/html"
 
-    monkeypatch.setattr(report_svc, "can_view", lambda user, assessment: False)
+    monkeypatch.setattr(policies, "may_view", lambda user: False)
     refused = client.get(url)
     assert refused.status_code == 403 and refused.mimetype == "text/html"
 
@@ -622,7 +626,9 @@ def test_report_access_rules(client, app, world, monkeypatch):
         with pytest.raises(ServiceError):
             report_svc.check_lang("xx")
         with pytest.raises(Forbidden):
-            report_svc.get_report(db.session, world["people"].viewer, world["assessment_id"])
+            report_svc.report(
+                db.session, world["people"].viewer, world["assessment_id"], "en", "Asia/Tokyo"
+            )
 
 
 def test_assessment_pages_link_to_both_reports(client, world):

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from audit import rules
 from audit.checklists import ChecklistDefinition
+from audit.vocabulary import Severity, values
+from tests.conftest import examples
 
 # --------------------------------------------------------------------------- builders
 
@@ -830,8 +832,8 @@ def test_finding_severity(answer, critical, weight, severity):
 
 
 def test_severities_and_table_agree():
-    assert rules.SEVERITIES == ("critical", "high", "medium", "low")
-    assert {row[-1] for row in rules.SEVERITY_TABLE} == set(rules.SEVERITIES)
+    assert values(Severity) == ("critical", "high", "medium", "low")
+    assert {row[-1] for row in rules.SEVERITY_TABLE} == set(values(Severity))
     with pytest.raises(ValueError, match="compliant"):
         rules.finding_severity("compliant", True, 5)
 
@@ -977,7 +979,7 @@ ALLOWED = [
 ]
 POINT_VALUES = [0, 0.1, 0.25, 0.3333, 0.5, 0.7, 0.95, 1]
 PROPERTY_SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

@@ -126,6 +126,27 @@ def test_failed_sign_ins_are_limited_per_address(client, make_user):
     assert other.status_code == 302
 
 
+@pytest.mark.parametrize("email", ["nobody@example.com", "kenji@example.com"])
+def test_an_unknown_account_costs_one_check_with_the_configured_method(
+    app, client, make_user, monkeypatch, email
+):
+    """The timing equaliser hashes with the accounts' method, so both refusals cost the same."""
+    from audit.services import users
+
+    make_user("kenji@example.com")
+    checked: list[str] = []
+    real = users.check_password_hash
+
+    def spy(pwhash: str, password: str) -> bool:
+        checked.append(pwhash)
+        return real(pwhash, password)
+
+    monkeypatch.setattr(users, "check_password_hash", spy)
+    assert failed(client, email).status_code == 400
+    method = app.config["PASSWORD_HASH_METHOD"]  # pbkdf2:sha256:1000 in tests, not scrypt
+    assert len(checked) == 1 and checked[0].startswith(f"{method}$"), checked
+
+
 def test_a_success_clears_the_account_count(client, make_user, auth):
     make_user("kenji@example.com")
     for _ in range(4):

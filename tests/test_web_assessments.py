@@ -105,7 +105,7 @@ def test_stale_revision_is_refused_and_keeps_what_was_typed(client, app, world):
         revision=old_revision,
     )
     body = response.get_data(as_text=True)
-    assert response.status_code == 409
+    assert response.status_code == 412  # stale: the service's status, on the page as on the API
     assert "changed by someone else" in body
     assert "My typed reason" in body
     assert re.search(r'name="answer-SO-1.1" value="non_compliant"\s+checked', body)
@@ -129,9 +129,12 @@ def test_bad_answer_value_re_renders_with_a_message_and_saves_nothing(client, ap
         client, aid, "SO-1", {"SO-1.2": ("compliant", "fine"), "SO-1.1": ("not_applicable", "x")}
     )
     body = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "nothing was saved" in body
-    assert "Choose one of: compliant, partial, non_compliant." in body
+    assert (
+        "item SO-1.1: &#39;not_applicable&#39; is not an allowed answer "
+        "(allowed: compliant, partial, non_compliant)"
+    ) in body
     assert stored(app, aid)[1] == {}
     assert stored(app, aid)[0].revision == 1
 
@@ -224,7 +227,7 @@ def test_submit_review_approve_then_frozen(client, app, world):
         f"/assessments/{aid}/return",
         data={"csrf_token": token, "revision": revision_in(html), "comment": ""},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Say what the auditors should change." in response.get_data(as_text=True)
     assert stored(app, aid)[0].state == "submitted"
     response = client.post(
@@ -238,7 +241,7 @@ def test_submit_review_approve_then_frozen(client, app, world):
     page = client.get(f"/assessments/{aid}").get_data(as_text=True)
     assert "frozen" in page and "Save section" not in page
     response = save_section(client, aid, "SO-1", {"SO-1.1": ("partial", "late change")})
-    assert response.status_code == 403
+    assert response.status_code == 409  # approved: not in a state to change, as the API says
     assert stored(app, aid)[1] == before
 
 
@@ -336,7 +339,7 @@ def test_evidence_over_the_limit_gets_a_clear_error_page(app, client, world):
         data={"csrf_token": token, "file": (io.BytesIO(b"x" * 2000), "mid.bin")},
         content_type="multipart/form-data",
     )
-    assert middling.status_code == 400
+    assert middling.status_code == 422
     assert "the limit is 1,024 bytes" in middling.get_data(as_text=True)
     with app.app_context():
         assert db.session.exec(select(Evidence)).all() == []
@@ -353,7 +356,7 @@ def test_evidence_name_with_nul_is_refused(client, app, world):
         data={"csrf_token": token, "file": (io.BytesIO(b"data"), "a\x00b.pdf")},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     with app.app_context():
         assert db.session.exec(select(Evidence)).all() == []
 
@@ -380,7 +383,7 @@ def test_findings_are_editable_after_approval(client, app, world):
             "status": "open",
         },
     )
-    assert bad.status_code == 400 and "Not a valid date value." in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Not a valid date value." in bad.get_data(as_text=True)
     ok = client.post(
         f"/findings/{finding.id}/edit",
         data={
@@ -420,13 +423,13 @@ def test_new_assessment_form(client, app, world):
         "due_date": "2027-01-31",
     }
     bad = client.post("/assessments/new", data={**base, "due_date": ""})
-    assert bad.status_code == 400 and "Give a due date." in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Give a due date." in bad.get_data(as_text=True)
     clash = client.post(
         "/assessments/new",
         data={**base, "reviewer_id": world["admin"], "auditor_ids": [world["admin"]]},
     )
-    assert clash.status_code == 400
-    assert "the reviewer cannot be one of the auditors" in clash.get_data(as_text=True)
+    assert clash.status_code == 422
+    assert "The reviewer cannot be one of the auditors." in clash.get_data(as_text=True)
     ok = client.post("/assessments/new", data=base)
     assert ok.status_code == 302
     with app.app_context():

@@ -118,8 +118,8 @@ def test_admin_manages_users(client, app, people):
             "password": "short",
         },
     )
-    assert short.status_code == 400
-    assert "Use at least 12 characters." in short.get_data(as_text=True)
+    assert short.status_code == 422
+    assert "The password needs at least 12 characters." in short.get_data(as_text=True)
     dup = client.post(
         "/admin/users",
         data={
@@ -130,7 +130,7 @@ def test_admin_manages_users(client, app, people):
             "password": "long enough password",
         },
     )
-    assert dup.status_code == 400 and "already exists" in dup.get_data(as_text=True)
+    assert dup.status_code == 409 and "already exists" in dup.get_data(as_text=True)
     ok = client.post(
         "/admin/users",
         data={

@@ -2,11 +2,10 @@
 
 Adding a resource: create ``audit/api/<name>.py`` with
 ``blp = ApiBlueprint("api_<name>", __name__, tag="<name>", description="...")`` and its
-routes; ``register`` finds it (every module here with an ``ApiBlueprint`` named ``blp``), so
+routes; ``init_app`` finds it (every module here with an ``ApiBlueprint`` named ``blp``), so
 it gets token authentication, scopes, the JSON error shape, CSRF exemption and its place in
-/api/v1/openapi.json and /api/v1/docs without further wiring.
-
-This module stays light: ``audit.extensions`` imports ``audit.api.errors`` for the Api class.
+/api/v1/openapi.json and /api/v1/docs without further wiring. Then give each of its routes a
+rule in ``tests/test_permission_matrix.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,10 @@ from typing import Any
 
 from flask import Flask
 
-from .errors import API_PREFIX
+from .errors import API_PREFIX, json_error_for
+from .spec import api
+
+__all__ = ["api", "init_app", "json_error_for"]
 
 # listed first, in this order, in the document; other modules follow by name
 CORE_MODULES = (
@@ -30,7 +32,7 @@ CORE_MODULES = (
     "findings",
     "reports",
 )
-INFRASTRUCTURE = {"auth", "blueprint", "docs", "errors", "schemas", "support"}
+INFRASTRUCTURE = {"auth", "blueprint", "docs", "errors", "schemas", "spec", "support"}
 
 SETTINGS: dict[str, Any] = {
     "API_TITLE": "Kansa API",
@@ -48,12 +50,6 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def configure(app: Flask) -> None:
-    """Put the API's settings in the app config (values already set are kept)."""
-    for key, value in SETTINGS.items():
-        app.config.setdefault(key, value)
-
-
 def resource_modules() -> list[str]:
     """The API modules to register: the core ones, then any other with a ``blp``."""
     found = sorted(
@@ -64,17 +60,32 @@ def resource_modules() -> list[str]:
     return [m for m in CORE_MODULES if m in found] + [m for m in found if m not in CORE_MODULES]
 
 
-def register(app: Flask) -> None:
-    """Register the API blueprints, the security scheme, the docs page and the error shape.
+def init_app(app: Flask) -> None:
+    """Set up the API on ``app``: settings, blueprints, the security scheme, docs and tags.
 
-    Call after ``api.init_app(app)`` and after the web blueprints (their HTML error handlers
-    are taught to answer JSON under /api/v1).
+    Call after the web blueprints are registered (their error pages defer to ``json_error_for``
+    for API requests).
     """
-    from ..extensions import api, csrf
+    from ..extensions import csrf
     from .blueprint import ApiBlueprint
     from .docs import page
-    from .errors import claim_app_error_handlers
 
+    blueprints = []
+    for name in resource_modules():
+        module = importlib.import_module(f"{__name__}.{name}")
+        blp = getattr(module, "blp", None)
+        if isinstance(blp, ApiBlueprint):
+            blueprints.append(blp)
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    options = dict(app.config["API_SPEC_OPTIONS"])
+    # the document's tags: one per resource, named by its tag (flask-smorest would use the
+    # Flask blueprint names, api_assessments and so on); a top-level option replaces its list
+    options["tags"] = _tags(blueprints)
+    app.config["API_SPEC_OPTIONS"] = options
+
+    api.init_app(app)
+    api.document_pagination()
     api.spec.components.security_scheme(
         "bearerAuth",
         {
@@ -84,12 +95,16 @@ def register(app: Flask) -> None:
             "description": "An API token from the API tokens page or `flask tokens create`.",
         },
     )
-    for name in resource_modules():
-        module = importlib.import_module(f"{__name__}.{name}")
-        blp = getattr(module, "blp", None)
-        if isinstance(blp, ApiBlueprint):
-            csrf.exempt(blp)
-            api.register_blueprint(blp)
+    for blp in blueprints:
+        csrf.exempt(blp)
+        api.register_blueprint(blp)
     csrf.exempt(page)
     app.register_blueprint(page)
-    claim_app_error_handlers(app)
+
+
+def _tags(blueprints: list[Any]) -> list[dict[str, str]]:
+    tags: list[dict[str, str]] = []
+    for blp in blueprints:
+        if all(tag["name"] != blp.tag for tag in tags):
+            tags.append({"name": blp.tag, "description": blp.description or ""})
+    return tags

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from sqlmodel import select
 
 from ..extensions import db
-from ..models import Assessment, AssessmentAuditor, Checklist, ChecklistVersion, Subcontractor
-from ..services import Forbidden, NotFound, assessment_admin
+from ..models import Assessment, id_of
+from ..services import NotFound, worklists
 from ..services import assessments as svc
 from .auth import current_user
 from .blueprint import ApiBlueprint
@@ -37,38 +35,9 @@ blp = ApiBlueprint(
     description="Assessments and their review workflow; writes need If-Match.",
 )
 
-SORT_COLUMNS = {
-    "id": Assessment.id,
-    "due_date": Assessment.due_date,
-    "created_at": Assessment.created_at,
-    "title": Assessment.title,
-}
-
-
-def _statement() -> Any:
-    return (
-        select(Assessment, Subcontractor.name, Checklist.slug, ChecklistVersion.version)
-        .join(Subcontractor, Subcontractor.id == Assessment.subcontractor_id)
-        .join(ChecklistVersion, ChecklistVersion.id == Assessment.checklist_version_id)
-        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
-    )
-
-
-def _auditors(ids: list[int]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {i: [] for i in ids}
-    if ids:
-        rows = db.session.exec(
-            select(AssessmentAuditor.assessment_id, AssessmentAuditor.user_id)
-            .where(AssessmentAuditor.assessment_id.in_(ids))
-            .order_by(AssessmentAuditor.user_id)
-        ).all()
-        for assessment_id, user_id in rows:
-            found[assessment_id].append(user_id)
-    return found
-
 
 def _out(row: Any, auditor_ids: list[int]) -> dict[str, Any]:
-    assessment, company, slug, version = row
+    assessment, company, slug, _title, version = row
     return {
         **assessment.model_dump(),
         "editable": assessment.editable,
@@ -82,18 +51,19 @@ def _out(row: Any, auditor_ids: list[int]) -> dict[str, Any]:
 
 def load(assessment_id: int) -> Assessment:
     """The assessment, if the token's user may see it (404 / 403 otherwise)."""
-    assessment = svc.get(db.session, assessment_id)
-    if not svc.can_view(current_user(), assessment):
-        raise Forbidden("you may not read this assessment")
-    return assessment
+    return svc.get_for(db.session, current_user(), assessment_id)
 
 
-def represent(assessment_id: int) -> dict[str, Any]:
+def represent(assessment: Assessment) -> dict[str, Any]:
     """One assessment as the API shows it."""
-    row = db.session.exec(_statement().where(Assessment.id == assessment_id)).first()
+    assessment_id = id_of(assessment)
+    statement = worklists.search(worklists.AssessmentFilters()).where(
+        Assessment.id == assessment_id
+    )
+    row = db.session.exec(statement).first()
     if row is None:
         raise NotFound(f"no assessment {assessment_id}")
-    return _out(row, _auditors([assessment_id])[assessment_id])
+    return _out(row, worklists.auditors_by_assessment(db.session, [assessment_id])[assessment_id])
 
 
 @blp.route("/assessments")
@@ -105,38 +75,17 @@ class Assessments(MethodView):
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """Assessments, filtered by state, subcontractor, checklist or due date."""
-        statement = _statement()
-        if "state" in args:
-            statement = statement.where(Assessment.state == args["state"])
-        if "subcontractor_id" in args:
-            statement = statement.where(Assessment.subcontractor_id == args["subcontractor_id"])
-        if "checklist" in args:
-            statement = statement.where(Checklist.slug == args["checklist"])
-        if "checklist_version_id" in args:
-            statement = statement.where(
-                Assessment.checklist_version_id == args["checklist_version_id"]
-            )
-        if "due_before" in args:
-            statement = statement.where(Assessment.due_date <= args["due_before"])
-        if "due_after" in args:
-            statement = statement.where(Assessment.due_date >= args["due_after"])
-        if args.get("mine"):
-            user = current_user()
-            audited = select(AssessmentAuditor.assessment_id).where(
-                AssessmentAuditor.user_id == user.id
-            )
-            statement = statement.where(
-                sa.or_(Assessment.id.in_(audited), Assessment.reviewer_id == user.id)
-            )
-        key = args["sort"]
-        column = SORT_COLUMNS[key.lstrip("-")]
-        statement = statement.order_by(
-            column.is_(None),  # undated last on SQLite and PostgreSQL alike
-            column.desc() if key.startswith("-") else column,
-            Assessment.id,
+        filters = worklists.AssessmentFilters(
+            state=args.get("state"),
+            subcontractor_id=args.get("subcontractor_id"),
+            checklist=args.get("checklist"),
+            checklist_version_id=args.get("checklist_version_id"),
+            due_before=args.get("due_before"),
+            due_after=args.get("due_after"),
+            mine_of=current_user().id if args.get("mine") else None,
         )
-        rows = page(statement, pagination_parameters)
-        auditors = _auditors([row[0].id for row in rows])
+        rows = page(worklists.search(filters, args["sort"]), pagination_parameters)
+        auditors = worklists.auditors_by_assessment(db.session, [row[0].id for row in rows])
         return [_out(row, auditors[row[0].id]) for row in rows]
 
     @blp.arguments(AssessmentCreateSchema)
@@ -150,7 +99,7 @@ class Assessments(MethodView):
         headers = etag_header(assessment) | {
             "Location": url_for(".AssessmentOne", assessment_id=assessment.id)
         }
-        return represent(assessment.id), 201, headers
+        return represent(assessment), 201, headers
 
 
 @blp.route("/assessments/<int:assessment_id>")
@@ -165,7 +114,7 @@ class AssessmentOne(MethodView):
         unchanged = not_modified(assessment)
         if unchanged is not None:
             return unchanged
-        return represent(assessment.id), 200, etag_header(assessment)
+        return represent(assessment), 200, etag_header(assessment)
 
     @blp.if_match
     @blp.arguments(AssessmentPatchSchema)
@@ -176,9 +125,9 @@ class AssessmentOne(MethodView):
         """Change title, due date, reviewer or period while it is open (its auditors, admins)."""
         assessment = load(assessment_id)
         revision = expected_revision(assessment)
-        assessment_admin.update_details(db.session, current_user(), assessment, data, revision)
+        svc.update_details(db.session, current_user(), assessment, data, revision)
         db.session.commit()
-        return represent(assessment.id), 200, etag_header(assessment)
+        return represent(assessment), 200, etag_header(assessment)
 
     @blp.if_match
     @blp.response(204)
@@ -187,7 +136,7 @@ class AssessmentOne(MethodView):
         """Delete a draft with no answers and no evidence (its creator or an admin)."""
         assessment = load(assessment_id)
         revision = expected_revision(assessment)
-        assessment_admin.delete_draft(db.session, current_user(), assessment, revision)
+        svc.delete_draft(db.session, current_user(), assessment, revision)
         db.session.commit()
         return Response(status=204)
 
@@ -203,7 +152,7 @@ def _transition(assessment_id: int, action: str, comment: str = "") -> Any:
     else:
         svc.return_to_auditors(db.session, user, assessment, revision, comment)
     db.session.commit()
-    return represent(assessment.id), 200, etag_header(assessment)
+    return represent(assessment), 200, etag_header(assessment)
 
 
 @blp.route("/assessments/<int:assessment_id>/submit", methods=["POST"])

@@ -10,11 +10,12 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from .. import policies
 from ..extensions import db
 from ..models import ApiToken, User
 from ..services import tokens as token_service
+from .spec import default_scope
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CHALLENGE = 'Bearer realm="kansa"'
 
 
@@ -25,9 +26,7 @@ def required_scope() -> str:
     method = "get" if request.method == "HEAD" else request.method.lower()
     func = getattr(view_class, method, None) if view_class is not None else view
     declared = getattr(func, "_kansa_scope", None)
-    if declared:
-        return declared
-    return "read" if request.method in SAFE_METHODS else "write"
+    return str(declared) if declared else default_scope(request.method)
 
 
 def authenticate() -> None:
@@ -62,7 +61,7 @@ def authenticate() -> None:
         )
     g.api_token, g.api_user = token, user
     needed = required_scope()
-    if not token_service.scope_allows(token.scope, needed):
+    if not policies.scope_allows(token.scope, needed):
         abort(
             403,
             message=f"this token's scope is {token.scope}; this request needs a "
@@ -72,9 +71,11 @@ def authenticate() -> None:
 
 def current_user() -> User:
     """The user the request's token acts for."""
-    return g.api_user
+    user: User = g.api_user
+    return user
 
 
 def current_token() -> ApiToken:
     """The token of the current request."""
-    return g.api_token
+    token: ApiToken = g.api_token
+    return token

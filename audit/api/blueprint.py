@@ -1,21 +1,20 @@
 """``ApiBlueprint``: a flask-smorest Blueprint that authenticates, documents and answers errors.
 
 Every API module under ``audit/api/`` defines ``blp = ApiBlueprint("api_x", __name__, tag="x")``
-and is registered by ``audit.api.register``. The blueprint then, for every route:
+and is registered by ``audit.api.init_app``. The blueprint then, for every route:
 
 * requires a bearer token (``auth.authenticate``) and the route's scope (``@blp.scope``;
   GET needs ``read``, anything else ``write`` unless declared);
 * turns ``ServiceError`` into the one JSON error shape (``errors.service_error_response``);
-* documents ``security``, the scope (``x-kansa-scope``), 401/403 and the errors listed with
-  ``@blp.errors(...)``, and with ``@blp.if_match`` the If-Match header, 412 and 428.
+* documents, through the public ``Blueprint.doc`` and the ``spec.KansaDocs`` plugin, the
+  scope, the errors listed with ``@blp.errors(...)`` and, with ``@blp.if_match``, the If-Match
+  header with 412 and 428.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from copy import deepcopy
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 from flask import request
@@ -24,12 +23,12 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from ..services import ServiceError
+from ..vocabulary import TokenScope, values
+from . import spec
 from .auth import authenticate
 from .errors import API_PREFIX, service_error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
-SCOPES = ("read", "write", "admin")
-SECURITY = [{"bearerAuth": []}]
 
 
 def _has_body() -> bool:
@@ -110,13 +109,6 @@ def _ids_in_range() -> None:
             abort(404, message=f"no such {name}: it contains a NUL character")
 
 
-def _apidoc(func: Any) -> dict[str, Any]:
-    doc = deepcopy(getattr(func, "_apidoc", {}))
-    func._apidoc = doc
-    doc.setdefault("kansa", {})
-    return doc["kansa"]
-
-
 class ApiBlueprint(Blueprint):
     """A blueprint of the REST API, mounted under /api/v1."""
 
@@ -127,12 +119,11 @@ class ApiBlueprint(Blueprint):
     def __init__(self, name: str, import_name: str, *, tag: str, description: str = "") -> None:
         super().__init__(name, import_name, url_prefix=API_PREFIX, description=description)
         self.tag = tag
-        self._prepare_doc_cbks.append(self._prepare_kansa_doc)
         self.before_request(authenticate)
         self.before_request(_ids_in_range)
         self.register_error_handler(ServiceError, service_error_response)
 
-    def add_url_rule(  # noqa: ANN201 - flask-smorest's signature
+    def add_url_rule(  # type: ignore[no-untyped-def]  # noqa: ANN201 - flask-smorest's signature
         self,
         rule: str,
         endpoint: str | None = None,
@@ -159,32 +150,24 @@ class ApiBlueprint(Blueprint):
     @staticmethod
     def scope(required: str) -> Callable[[F], F]:
         """Declare the token scope an operation needs (default: read for GET, else write)."""
-        if required not in SCOPES:
+        if required not in values(TokenScope):
             raise ValueError(f"unknown scope {required!r}")
 
         def decorator(func: F) -> F:
             func._kansa_scope = required  # type: ignore[attr-defined]
-            _apidoc(func)["scope"] = required
-            return func
+            return Blueprint.doc(**{spec.SCOPE: required})(func)  # type: ignore[no-any-return]
 
         return decorator
 
     @staticmethod
     def errors(*codes: int) -> Callable[[F], F]:
         """Document the error responses an operation may give besides 401 and 403."""
-
-        def decorator(func: F) -> F:
-            info = _apidoc(func)
-            info["errors"] = sorted({*info.get("errors", ()), *codes})
-            return func
-
-        return decorator
+        return Blueprint.doc(**{spec.ERRORS: {str(code): True for code in codes}})  # type: ignore[no-any-return]
 
     @staticmethod
     def returns_etag(func: F) -> F:
         """Document the ETag header on the success response (the view sets it)."""
-        _apidoc(func)["etag"] = True
-        return func
+        return Blueprint.doc(**{spec.ETAG: True})(func)  # type: ignore[no-any-return]
 
     @staticmethod
     def if_match(func: F) -> F:
@@ -200,33 +183,4 @@ class ApiBlueprint(Blueprint):
                 )
             return func(*args, **kwargs)
 
-        _apidoc(wrapper)["if_match"] = True
-        return wrapper  # type: ignore[return-value]
-
-    # -------------------------------------------------------------------------- documentation
-
-    def _prepare_kansa_doc(
-        self, doc: dict[str, Any], doc_info: dict[str, Any], *, method: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        info = doc_info.get("kansa", {})
-        scope = info.get("scope") or ("read" if method.upper() in ("GET", "HEAD") else "write")
-        doc["security"] = SECURITY
-        doc["x-kansa-scope"] = scope
-        responses = doc.setdefault("responses", {})
-        codes = {401, 403, *info.get("errors", ())}
-        if "requestBody" in doc:
-            codes.add(400)  # a body that cannot be parsed (malformed JSON, invalid UTF-8)
-        if info.get("if_match"):
-            codes |= {412, 428}
-            parameters = doc.setdefault("parameters", [])
-            if "IF_MATCH" not in parameters:
-                parameters.append("IF_MATCH")
-        for code in sorted(codes):
-            if code not in responses and str(code) not in responses:
-                responses[code] = HTTPStatus(code).name
-        if info.get("etag"):
-            for code in doc_info.get("success_status_codes", []):
-                response = responses.get(code)
-                if isinstance(response, dict):
-                    response.setdefault("headers", {})["ETag"] = "ETAG"
-        return doc
+        return Blueprint.doc(**{spec.IF_MATCH: True})(wrapper)  # type: ignore[no-any-return]

@@ -8,17 +8,14 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Page, abort
+from flask_smorest import Page
 
-from .. import rules
-from ..checklists import ChecklistError
 from ..extensions import db
 from ..models import Checklist, ChecklistVersion
 from ..services import NotFound
 from ..services import checklists as service
 from .auth import current_user
 from .blueprint import ApiBlueprint
-from .errors import error_response
 from .schemas import (
     ChecklistOutSchema,
     ChecklistUploadSchema,
@@ -67,13 +64,6 @@ def _grouped() -> list[dict[str, Any]]:
     ]
 
 
-def _version(slug: str, version: str) -> ChecklistVersion:
-    found = service.find_version(db.session, slug, version)
-    if found is None:
-        raise NotFound(f"no published version {version} of checklist {slug!r}")
-    return found
-
-
 @blp.route("/checklists")
 class Checklists(MethodView):
     @blp.response(200, ChecklistOutSchema(many=True))
@@ -97,14 +87,9 @@ class Checklists(MethodView):
         upload = files["file"]
         name = re.split(r"[\\/]", upload.filename or "upload.yaml")[-1] or "upload.yaml"
         raw = upload.read()
-        try:
-            result = service.publish_upload(
-                db.session, raw, name, user, max_bytes=current_app.config["CHECKLIST_MAX_BYTES"]
-            )
-        except ChecklistError as exc:
-            db.session.rollback()
-            lines = str(exc).splitlines() or [str(exc)]
-            abort(422, message=f"checklist refused: {lines[0]}", errors={"file": lines})
+        result = service.publish_upload(
+            db.session, raw, name, user, max_bytes=current_app.config["CHECKLIST_MAX_BYTES"]
+        )
         version = result.version
         slug = version.content["slug"]
         body = _summary(version, slug) | {"created": result.created, "content": version.content}
@@ -129,7 +114,7 @@ class VersionOne(MethodView):
     @blp.errors(404)
     def get(self, slug: str, version: str) -> dict[str, Any]:
         """A published version with its whole definition (sections, items, scoring rules)."""
-        found = _version(slug, version)
+        found = service.get_version(db.session, slug, version)
         return _summary(found, slug) | {"content": found.content}
 
 
@@ -141,15 +126,5 @@ class ScorePreview(MethodView):
     @blp.errors(404, 415, 422)
     def post(self, body: dict[str, Any], slug: str, version: str) -> Any:
         """Rate a set of answers against a version without storing anything (read scope)."""
-        definition = service.definition_for(_version(slug, version))
-        answers = body["answers"]
-        try:
-            return rules.score(definition, answers).as_dict()
-        except ValueError as exc:
-            message = str(exc)
-            named = [
-                ref for ref in answers if f"item {ref}:" in message or repr(str(ref)) in message
-            ]
-            return error_response(
-                422, message, errors={ref: [message] for ref in named} or {"answers": [message]}
-            )
+        definition = service.definition_for(service.get_version(db.session, slug, version))
+        return service.preview(definition, body["answers"]).as_dict()

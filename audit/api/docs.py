@@ -33,7 +33,7 @@ def schema_label(schema: Any) -> str:
     if not isinstance(schema, Mapping):
         return ""
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if schema.get("type") == "array":
         return schema_label(schema.get("items", {})) + "[]"
     if schema.get("format"):
@@ -150,7 +150,7 @@ def reference(spec: Mapping[str, Any]) -> dict[str, Any]:
 @page.route("/docs")
 def docs() -> str:
     """The reference page."""
-    from ..extensions import api
+    from .spec import api
 
     spec = api.spec.to_dict()
     return render_template(

@@ -1,31 +1,33 @@
 """One JSON error shape for everything under /api/v1, whatever raised it.
 
 ``{"code": 404, "status": "Not Found", "message": "...", "errors": {...}, "problems": [...]}``:
-``errors`` (field -> messages) only on 422, ``problems`` only when an assessment is not ready
-to submit (409). Web pages keep their HTML error pages: every handler here first asks whether
-the request is for the API.
+``errors`` (field -> messages) only on 422, ``problems`` on a 409 that names what is in the way
+(an assessment not ready to submit, a name already taken). Web pages keep their HTML error
+pages: ``json_error_for`` answers only requests for the API.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Flask, Response, jsonify, request
-from flask_smorest import Api
+from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..services import ServiceError
+from ..urls import API_PREFIX, is_api_request
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "is_api_request"]
 
 
 class ProblemSchema(ma.Schema):
-    ref = ma.fields.String(metadata={"description": "Item ref, e.g. SO-2.3"})
-    kind = ma.fields.String(metadata={"description": "unanswered | comment_required"})
+    field = ma.fields.String(metadata={"description": "The field or item ref it concerns"})
+    ref = ma.fields.String(metadata={"description": "Item ref, e.g. SO-2.3 (item problems only)"})
+    kind = ma.fields.String(
+        metadata={"description": "unanswered | comment_required | reviewer_missing | taken"}
+    )
     message = ma.fields.String()
 
 
@@ -42,14 +44,8 @@ class ErrorSchema(ma.Schema):
     )
     problems = ma.fields.List(
         ma.fields.Nested(ProblemSchema),
-        metadata={"description": "409 on submit only: what still keeps it from submission"},
+        metadata={"description": "409 only: what is in the way (submission, a name taken)"},
     )
-
-
-def is_api_request() -> bool:
-    """Whether the current request is for the REST API (by path, so unknown URLs count too)."""
-    path = request.path
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 def error_response(
@@ -145,86 +141,37 @@ def http_error_response(error: HTTPException) -> Response:
 
 
 def service_error_response(exc: ServiceError) -> Response:
-    """A service refusal: a field named on a 400/422 becomes a 422 with ``errors``."""
+    """A service refusal: its status, ``errors`` by field on a 422, ``problems`` on a 409."""
     from ..extensions import db
 
     db.session.rollback()
-    status = exc.status
     errors = None
-    if exc.field is not None and status in (400, 422):
-        # an empty field name (an answer for ref "") still names the input: 422, not 400
-        status = 422
-        errors = {exc.field or "body": [exc.message]}
+    if exc.status == 422:
+        # an empty field name (an answer for ref "") still names the input
+        grouped = exc.by_field()
+        errors = {field or "body": messages for field, messages in grouped.items()} or {
+            "body": [exc.message]
+        }
     problems = None
-    if getattr(exc, "problems", None) is not None:
+    if exc.status == 409 and exc.problems:
         problems = [p.as_dict() for p in exc.problems]
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
-    return error_response(status, exc.message, errors=errors, problems=problems, headers=headers)
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
+    return error_response(
+        exc.status, exc.message, errors=errors, problems=problems, headers=headers
+    )
 
 
-class KansaApi(Api):
-    """flask-smorest's Api with Kansa's error shape and one tag per blueprint."""
+def json_error_for(error: Exception) -> Response | None:
+    """The API's JSON answer to an error raised while serving an API request, else None.
 
-    ERROR_SCHEMA = ErrorSchema
-
-    def _register_pagination_header(self) -> None:
-        """Document X-Pagination as what it is: a JSON object in the header value.
-
-        flask-smorest documents it with a bare ``schema``, which in OpenAPI 3 means the
-        ``simple`` style (``total,3,page,1``); the header actually carries JSON, so it is
-        described with ``content: application/json`` instead.
-        """
-        from flask_smorest.pagination import PaginationMetadataSchema
-
-        self.spec.components.header(
-            "PAGINATION",
-            {
-                "description": "Pagination metadata (JSON)",
-                "content": {"application/json": {"schema": PaginationMetadataSchema}},
-            },
-            lazy=True,
-        )
-
-    def handle_http_exception(self, error: HTTPException) -> Any:
-        """JSON under /api/v1; elsewhere werkzeug's own response, as before the API existed."""
-        if not is_api_request():
-            return error
-        return http_error_response(error)
-
-    def register_blueprint(self, blp: Blueprint, *, parameters: Any = None, **options: Any) -> None:
-        """Register a blueprint and document it under its ``tag`` (not its Flask name)."""
-        name = options.get("name", blp.name)
-        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
-        self._app.register_blueprint(blp, **options)
-        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
-        tag = getattr(blp, "tag", name)
-        known = self.spec.__dict__.setdefault("_kansa_tags", set())
-        if tag not in known:
-            known.add(tag)
-            self.spec.tag({"name": tag, "description": blp.description})
-
-
-def claim_app_error_handlers(app: Flask) -> None:
-    """Make the app's HTML error handlers (403, 404, 413...) answer JSON under /api/v1.
-
-    Flask prefers a handler registered for a status code over one for ``HTTPException``, and
-    routing errors (an unknown URL) belong to no blueprint, so the web pages' handlers would
-    otherwise answer API clients with HTML.
+    The web pages' error handlers ask this first, so that an API client never gets HTML (an
+    unknown URL under /api/v1 belongs to no blueprint, and a handler for a status code wins
+    over one for ``HTTPException``).
     """
-    for code, handlers in app.error_handler_spec[None].items():
-        if code is None:
-            continue
-        for exc_class, handler in list(handlers.items()):
-            if not getattr(handler, "_kansa_api_aware", False):
-                handlers[exc_class] = _api_first(handler)
-
-
-def _api_first(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    @functools.wraps(handler)
-    def wrapped(error: Any) -> Any:
-        if is_api_request() and isinstance(error, HTTPException):
-            return http_error_response(error)
-        return handler(error)
-
-    wrapped._kansa_api_aware = True  # type: ignore[attr-defined]
-    return wrapped
+    if not is_api_request():
+        return None
+    if isinstance(error, ServiceError):
+        return service_error_response(error)
+    if isinstance(error, HTTPException):
+        return http_error_response(error)
+    return None

@@ -9,9 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Page
 
 from ..extensions import db
-from ..models import ChecklistItem, Evidence
+from ..models import Evidence
 from ..security import attachment
-from ..services import NotFound
 from ..services import evidence as evidence_svc
 from .assessments import load
 from .auth import current_user
@@ -32,11 +31,6 @@ def _out(evidence: Evidence, ref: str | None) -> dict[str, Any]:
         "item_ref": ref,
         "download": url_for("api_evidence.download", evidence_id=evidence.id),
     }
-
-
-def _ref(evidence: Evidence) -> str | None:
-    item = db.session.get(ChecklistItem, evidence.item_id) if evidence.item_id else None
-    return item.ref if item else None
 
 
 @blp.route("/assessments/<int:assessment_id>/evidence")
@@ -83,11 +77,7 @@ class EvidenceOne(MethodView):
     @blp.errors(404)
     def get(self, evidence_id: int) -> dict[str, Any]:
         """One evidence file's metadata."""
-        evidence = db.session.get(Evidence, evidence_id)
-        if evidence is None:
-            raise NotFound(f"no evidence {evidence_id}")
-        load(evidence.assessment_id)  # the reader must be allowed to see the assessment
-        return _out(evidence, _ref(evidence))
+        return _out(*evidence_svc.get(db.session, current_user(), evidence_id))
 
 
 @blp.route("/evidence/<int:evidence_id>/download", methods=["GET"])
@@ -101,6 +91,5 @@ class EvidenceOne(MethodView):
 @blp.errors(404)
 def download(evidence_id: int) -> Response:
     """Download the file's bytes (sent as an attachment, never inline)."""
-    evidence, data = evidence_svc.content(db.session, evidence_id)
-    load(evidence.assessment_id)
+    evidence, data = evidence_svc.content(db.session, current_user(), evidence_id)
     return attachment(data, evidence.content_type, evidence.filename)

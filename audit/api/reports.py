@@ -8,7 +8,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 
 from ..extensions import db
-from .assessments import load
+from ..reports import service as reports
 from .auth import current_user
 from .blueprint import ApiBlueprint
 from .schemas import ReportQuerySchema
@@ -30,14 +30,15 @@ class Report(MethodView):
     @blp.errors(404, 422)
     def get(self, args: dict[str, Any], assessment_id: int) -> Response:
         """The assessment's PDF report; ``lang=ja`` for Japanese."""
-        from ..services import reports
-
-        load(assessment_id)
-        pdf, filename, cached = reports.get_report(
-            db.session, current_user(), assessment_id, args["lang"]
+        made = reports.report(
+            db.session,
+            current_user(),
+            assessment_id,
+            args["lang"],
+            current_app.config["TIMEZONE"],
         )
-        response = current_app.response_class(pdf, mimetype="application/pdf")
-        response.headers.set("Content-Disposition", "attachment", filename=filename)
-        response.headers["X-Report-Cached"] = "true" if cached else "false"
+        response = current_app.response_class(made.pdf, mimetype="application/pdf")
+        response.headers.set("Content-Disposition", "attachment", filename=made.filename)
+        response.headers["X-Report-Cached"] = "true" if made.cached else "false"
         response.headers["Cache-Control"] = "private, no-store"
         return response

@@ -1,7 +1,9 @@
 """marshmallow schemas of the API: what each endpoint reads and writes.
 
-Schemas check shapes and types only; the rules (allowed answers, who may do what, dates in
-order...) are the services', which name the field they refuse and so give the same 422.
+Schemas check shapes and types only; the rules (allowed answers, limits, who may do what,
+dates in order...) are the services', which name every field they refuse and so give the same
+422 as a page would. Vocabularies come from ``audit.vocabulary``: filters are parsed against
+them (``OneOf``), and inputs the services check are documented with them (``enum``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,20 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from ..checklists import RATINGS
-from ..models import ANSWER_STATUSES, FINDING_STATUSES, SEVERITIES, STATES, TIERS, TOKEN_SCOPES
+from ..limits import ANSWERS_PER_REQUEST_MAX
+from ..reports.labels import LANGS
+from ..services import findings, worklists
+from ..services.subcontractors import schedule
+from ..vocabulary import (
+    AnswerStatus,
+    AssessmentState,
+    FindingStatus,
+    Rating,
+    Severity,
+    Tier,
+    TokenScope,
+    values,
+)
 
 # Integer inputs end up compared with or stored in INTEGER columns (32-bit on PostgreSQL;
 # SQLite cannot even bind one over 64 bits): anything outside that range is refused with 422
@@ -38,7 +52,7 @@ class TokenInfoSchema(ma.Schema):
     id = fields.Integer()
     name = fields.String()
     prefix = fields.String(metadata={"description": "First characters of the secret"})
-    scope = fields.String(validate=validate.OneOf(TOKEN_SCOPES))
+    scope = fields.String(validate=validate.OneOf(values(TokenScope)))
     created_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
     last_used_at = fields.DateTime(allow_none=True)
@@ -170,14 +184,14 @@ class SubcontractorCreateSchema(SubcontractorPatchSchema):
 
 class SubcontractorQuerySchema(ma.Schema):
     q = fields.String(metadata={"description": "Text in the name or services"})
-    tier = fields.Integer(validate=validate.OneOf(TIERS))
+    tier = fields.Integer(validate=validate.OneOf([t.value for t in Tier]))
     country = fields.String(validate=validate.Length(equal=2))
     rating = fields.String(
-        validate=validate.OneOf([*RATINGS, "none"]),
+        validate=validate.OneOf([*values(Rating), "none"]),
         metadata={"description": "Latest approved rating; none = never rated"},
     )
     overdue = fields.Boolean(metadata={"description": "Only those whose audit is overdue"})
-    sort = _sort("name", "id", "tier", "created_at", default="name")
+    sort = _sort(*schedule.SORTS, default="name")
 
 
 # ------------------------------------------------------------------------------ assessments
@@ -186,7 +200,7 @@ class SubcontractorQuerySchema(ma.Schema):
 class AssessmentOutSchema(ma.Schema):
     id = fields.Integer()
     title = fields.String()
-    state = fields.String(validate=validate.OneOf(STATES))
+    state = fields.String(validate=validate.OneOf(values(AssessmentState)))
     editable = fields.Boolean()
     revision = fields.Integer(metadata={"description": "Moves on with every saved change"})
     etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
@@ -218,10 +232,10 @@ class AssessmentCreateSchema(ma.Schema):
     )
     auditor_ids = fields.List(fields.Integer(validate=INT32), required=True)
     reviewer_id = fields.Integer(allow_none=True, load_default=None, validate=INT32)
-    title = fields.String(validate=validate.Length(max=200))
+    title = fields.String()
     period_start = fields.Date(allow_none=True)
     period_end = fields.Date(allow_none=True)
-    due_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True, metadata={"description": "Required"})
 
 
 class AssessmentPatchSchema(ma.Schema):
@@ -235,21 +249,19 @@ class AssessmentPatchSchema(ma.Schema):
 
 
 class AssessmentQuerySchema(ma.Schema):
-    state = fields.String(validate=validate.OneOf(STATES))
+    state = fields.String(validate=validate.OneOf(values(AssessmentState)))
     subcontractor_id = fields.Integer(validate=INT32)
     checklist = fields.String(metadata={"description": "Checklist slug"})
     checklist_version_id = fields.Integer(validate=INT32)
     due_before = fields.Date(metadata={"description": "Due on or before this date"})
     due_after = fields.Date(metadata={"description": "Due on or after this date"})
     mine = fields.Boolean(metadata={"description": "Only those I audit or review"})
-    sort = _sort("id", "due_date", "created_at", "title", default="id")
+    sort = _sort(*worklists.SORTS, default="id")
 
 
 class ReviewSchema(ma.Schema):
     comment = fields.String(
-        load_default="",
-        validate=validate.Length(max=10_000),
-        metadata={"description": "Required to return; optional to approve"},
+        load_default="", metadata={"description": "Required to return; optional to approve"}
     )
 
 
@@ -258,7 +270,7 @@ class ReviewSchema(ma.Schema):
 
 class AnswerOutSchema(ma.Schema):
     ref = fields.String()
-    status = fields.String(validate=validate.OneOf(ANSWER_STATUSES))
+    status = fields.String(validate=validate.OneOf(values(AnswerStatus)))
     comment = fields.String()
     answered_by_id = fields.Integer(allow_none=True)
     answered_at = fields.DateTime()
@@ -275,10 +287,12 @@ class AnswerInSchema(ma.Schema):
     status = fields.String(
         required=True,
         allow_none=True,
-        validate=validate.OneOf(ANSWER_STATUSES),
-        metadata={"description": "null clears the answer"},
+        metadata={
+            "description": "null clears the answer; the item may allow fewer answers",
+            "enum": list(values(AnswerStatus)),
+        },
     )
-    comment = fields.String(load_default="", validate=validate.Length(max=10_000))
+    comment = fields.String(load_default="")
 
 
 class AnswerItemSchema(AnswerInSchema):
@@ -293,7 +307,7 @@ class AnswersInSchema(ma.Schema):
     answers = fields.List(
         fields.Nested(AnswerItemSchema),
         required=True,
-        validate=validate.Length(min=1, max=1000),
+        validate=validate.Length(min=1, max=ANSWERS_PER_REQUEST_MAX),
         metadata={"description": "Saved all together or not at all"},
     )
 
@@ -329,10 +343,10 @@ class FindingOutSchema(ma.Schema):
     id = fields.Integer()
     assessment_id = fields.Integer()
     item_ref = fields.String()
-    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    severity = fields.String(validate=validate.OneOf(values(Severity)))
     title = fields.String()
     current = fields.Boolean(metadata={"description": "False once the answer no longer shows it"})
-    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+    status = fields.String(validate=validate.OneOf(values(FindingStatus)))
     remediation_plan = fields.String()
     owner = fields.String()
     due_date = fields.Date(allow_none=True)
@@ -346,16 +360,16 @@ class FindingPatchSchema(ma.Schema):
     remediation_plan = fields.String()
     owner = fields.String()
     due_date = fields.Date(allow_none=True)
-    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+    status = fields.String(metadata={"enum": list(values(FindingStatus))})
 
 
 class FindingQuerySchema(ma.Schema):
     assessment_id = fields.Integer(validate=INT32)
-    severity = fields.String(validate=validate.OneOf(SEVERITIES))
-    status = fields.String(validate=validate.OneOf(FINDING_STATUSES))
+    severity = fields.String(validate=validate.OneOf(values(Severity)))
+    status = fields.String(validate=validate.OneOf(values(FindingStatus)))
     current = fields.Boolean(metadata={"description": "true: still shown by the answers"})
-    sort = _sort("severity", "due_date", "id", default="severity")
+    sort = _sort(*findings.SORTS, default="severity")
 
 
 class ReportQuerySchema(ma.Schema):
-    lang = fields.String(load_default="en", validate=validate.OneOf(["en", "ja"]))
+    lang = fields.String(load_default="en", metadata={"enum": list(LANGS)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -11,8 +10,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from ..extensions import db
 from ..models import Subcontractor
-from ..services import subcontractor_admin
-from ..services import subcontractors as service
+from ..services.subcontractors import register, schedule
 from .auth import current_user
 from .blueprint import ApiBlueprint
 from .schemas import (
@@ -30,18 +28,11 @@ blp = ApiBlueprint(
     description="The entrusted parties, their re-entrustment chain and audit due dates.",
 )
 
-SORT_COLUMNS = {
-    "name": Subcontractor.name,
-    "id": Subcontractor.id,
-    "tier": Subcontractor.tier,
-    "created_at": Subcontractor.created_at,
-}
 
-
-def _out(row: service.ScheduleRow) -> dict[str, Any]:
+def _out(row: schedule.ScheduleRow) -> dict[str, Any]:
     sub = row.subcontractor
     return {
-        **{name: getattr(sub, name) for name in service.FIELDS},
+        **{name: getattr(sub, name) for name in register.FIELDS},
         "id": sub.id,
         "parent_name": row.parent_name,
         "cadence_months": sub.cadence_months,
@@ -57,21 +48,8 @@ def _out(row: service.ScheduleRow) -> dict[str, Any]:
 
 def _status(subcontractor: Subcontractor) -> dict[str, Any]:
     """One subcontractor with its audit status, as its profile page shows it."""
-    tz = service.zone(current_app.config.get("TIMEZONE"))
-    today = datetime.now(tz).date()
-    latest = service.latest_approved(service.history(db.session, subcontractor.id))
-    parent_id = subcontractor.parent_id
-    parent = db.session.get(Subcontractor, parent_id) if parent_id is not None else None
-    row = service.schedule_row(
-        subcontractor,
-        latest.assessment.approved_at if latest else None,
-        latest.rating if latest else None,
-        today,
-        tz,
-        parent_name=parent.name if parent else None,
-        score=latest.score if latest else None,
-    )
-    return _out(row)
+    tz = current_app.config["TIMEZONE"]
+    return _out(schedule.status(db.session, subcontractor, schedule.today_in(tz), tz))
 
 
 @blp.route("/subcontractors")
@@ -83,31 +61,27 @@ class Subcontractors(MethodView):
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
         """The directory: filter by text, tier, country, latest rating or overdue audits."""
-        tz = service.zone(current_app.config.get("TIMEZONE"))
-        today = datetime.now(tz).date()
-        filters = service.DirectoryFilters(
+        tz = current_app.config["TIMEZONE"]
+        today = schedule.today_in(tz)
+        filters = schedule.DirectoryFilters(
             q=args.get("q") or None,
             tier=args.get("tier"),
             country=(args.get("country") or "").upper() or None,
             rating=args.get("rating"),
             overdue=bool(args.get("overdue")),
         )
-        key = args["sort"]
-        column = SORT_COLUMNS[key.lstrip("-")]
-        statement = (
-            service.directory_statement(filters, today, tz)
-            .order_by(None)
-            .order_by(column.desc() if key.startswith("-") else column, Subcontractor.id)
-        )
-        rows = page(statement, pagination_parameters)
-        return [_out(row) for row in service.rows_from(rows, today, tz)]
+        statement = schedule.directory_statement(filters, today, tz, sort=args["sort"])
+        return [
+            _out(row)
+            for row in schedule.rows_from(page(statement, pagination_parameters), today, tz)
+        ]
 
     @blp.arguments(SubcontractorCreateSchema)
     @blp.response(201, SubcontractorOutSchema)
     @blp.errors(409, 415, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record a subcontractor (auditors and admins); 409 when the name is taken."""
-        created = service.create(db.session, current_user(), data)
+        created = register.create(db.session, current_user(), data)
         db.session.commit()
         return _status(created)
 
@@ -118,15 +92,15 @@ class SubcontractorOne(MethodView):
     @blp.errors(404)
     def get(self, subcontractor_id: int) -> dict[str, Any]:
         """One subcontractor with its latest rating and next audit date."""
-        return _status(service.get(db.session, subcontractor_id))
+        return _status(register.get(db.session, subcontractor_id))
 
     @blp.arguments(SubcontractorPatchSchema)
     @blp.response(200, SubcontractorOutSchema)
     @blp.errors(404, 409, 415, 422)
     def patch(self, data: dict[str, Any], subcontractor_id: int) -> dict[str, Any]:
         """Change some fields (auditors and admins); the result is validated as a whole."""
-        subcontractor = service.get(db.session, subcontractor_id)
-        service.update(db.session, current_user(), subcontractor, data)
+        subcontractor = register.get(db.session, subcontractor_id)
+        register.update(db.session, current_user(), subcontractor, data)
         db.session.commit()
         return _status(subcontractor)
 
@@ -134,6 +108,6 @@ class SubcontractorOne(MethodView):
     @blp.errors(404, 409)
     def delete(self, subcontractor_id: int) -> None:
         """Delete one recorded by mistake (admins): never one with assessments or sub-parties."""
-        subcontractor = service.get(db.session, subcontractor_id)
-        subcontractor_admin.delete(db.session, current_user(), subcontractor)
+        subcontractor = register.get(db.session, subcontractor_id)
+        register.delete(db.session, current_user(), subcontractor)
         db.session.commit()

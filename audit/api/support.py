@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, request
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
-from sqlmodel import func, select
 from werkzeug.http import quote_etag
 
 from ..extensions import db
 from ..models import Assessment
+from ..services.pages import page_of
 
 
 def etag_value(assessment: Assessment) -> str:
@@ -31,30 +32,36 @@ def not_modified(assessment: Assessment) -> Response | None:
     return None
 
 
-def expected_revision(assessment: Assessment) -> int:
-    """The revision the client's If-Match names; 412 when it is not the current one.
+def expected_revision(assessment: Assessment) -> int | None:
+    """The revision the client's If-Match names, for the service to compare and set.
 
-    The revision is then handed to the service, whose compare-and-set refuses the write if
-    someone else saves in between (also 412): a stale client never overwrites anything.
+    The service decides, in its order: who may (403), whether the assessment is in a state to
+    accept this (409), then whether the client's copy is stale (412), so a page and the API
+    refuse the same request the same way. ``*`` names whatever is stored (no comparison). Of
+    several tags, the one naming the current revision is taken if listed. If-Match naming no
+    revision of this assessment at all (another assessment's ETag, a weak or made-up tag) can
+    match nothing: 412 at once, as HTTP has it.
     """
-    tag = etag_value(assessment)
-    if request.if_match.star_tag or request.if_match.contains(tag):
-        return assessment.revision
-    sent = ", ".join(request.if_match.as_set()) or "(none usable)"
-    abort(
-        412,
-        message=f"your copy of assessment {assessment.id} is out of date (If-Match {sent}, "
-        f'current ETag "{tag}"): GET it again and re-apply your change; nothing was changed',
-    )
+    if request.if_match.star_tag:
+        return None
+    named = [
+        int(match.group(1))
+        for tag in request.if_match.as_set()
+        if tag is not None and (match := re.fullmatch(rf"a{assessment.id}-r(\d{{1,9}})", tag))
+    ]
+    if not named:
+        sent = ", ".join(t for t in request.if_match.as_set() if t) or "(none usable)"
+        abort(
+            412,
+            message=f"your copy of assessment {assessment.id} is out of date (If-Match {sent}, "
+            f'current ETag "{etag_value(assessment)}"): GET it again and re-apply your change; '
+            "nothing was saved",
+        )
+    return assessment.revision if assessment.revision in named else named[0]
 
 
 def page(statement: Any, pagination: PaginationParameters) -> list[Any]:
-    """One page of a SELECT (two queries: count and rows); sets the X-Pagination total."""
-    session = db.session
-    counted = statement.order_by(None).subquery()
-    pagination.item_count = session.exec(select(func.count()).select_from(counted)).one()
-    if pagination.first_item >= pagination.item_count:
-        # past the last page: nothing to fetch, and no OFFSET too large for the database
-        return []
-    rows = session.exec(statement.limit(pagination.page_size).offset(pagination.first_item))
-    return list(rows.all())
+    """One page of a service's SELECT (two queries: count and rows); sets the X-Pagination total."""
+    found = page_of(db.session, statement, pagination.page, pagination.page_size)
+    pagination.item_count = found.total
+    return found.items

@@ -7,12 +7,11 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from sqlmodel import select
 
 from ..extensions import db
-from ..models import DELIVERY_STATES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
-from ..services import Forbidden, NotFound
+from ..models import User, Webhook, WebhookDelivery
 from ..services import webhooks as svc
+from ..vocabulary import DeliveryState, WebhookEvent, values
 from .auth import current_user
 from .blueprint import ApiBlueprint
 from .schemas import INT32
@@ -44,14 +43,12 @@ class WebhookInSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    url = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
-    secret = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(16, 200))
+    url = ma.fields.String(required=True)
+    secret = ma.fields.String(required=True, load_only=True)
     events = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(WEBHOOK_EVENTS)),
-        required=True,
-        validate=ma.validate.Length(min=1),
+        ma.fields.String(metadata={"enum": list(values(WebhookEvent))}), required=True
     )
-    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    description = ma.fields.String(load_default="")
 
 
 class WebhookPatchSchema(ma.Schema):
@@ -77,13 +74,12 @@ class DeliveryOutSchema(ma.Schema):
 
 class DeliveryQuerySchema(ma.Schema):
     webhook_id = ma.fields.Integer(validate=INT32)
-    state = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATES))
+    state = ma.fields.String(validate=ma.validate.OneOf(values(DeliveryState)))
 
 
-def _admin() -> Any:
+def _admin() -> User:
     user = current_user()
-    if user.role != "admin":
-        raise Forbidden("only admins manage webhooks")
+    svc.require_admin(user)
     return user
 
 
@@ -94,7 +90,7 @@ class Webhooks(MethodView):
     def get(self) -> list[Webhook]:
         """Registered webhooks (the secrets are never shown again)."""
         _admin()
-        return list(db.session.exec(select(Webhook).order_by(Webhook.id)).all())
+        return svc.all_webhooks(db.session)
 
     @blp.scope("admin")
     @blp.arguments(WebhookInSchema)
@@ -131,22 +127,17 @@ class Deliveries(MethodView):
     ) -> list[WebhookDelivery]:
         """Deliveries, newest first: state, attempts, last status or error, next try."""
         _admin()
-        statement = select(WebhookDelivery)
-        for name in ("webhook_id", "state"):
-            if name in args:
-                statement = statement.where(getattr(WebhookDelivery, name) == args[name])
-        return list(page(statement.order_by(WebhookDelivery.id.desc()), pagination_parameters))
+        statement = svc.deliveries(args.get("webhook_id"), args.get("state"))
+        return page(statement, pagination_parameters)
 
 
 @blp.route("/webhooks/deliveries/<int:delivery_id>/retry")
 class Retry(MethodView):
     @blp.scope("admin")
     @blp.response(200, DeliveryOutSchema)
-    @blp.errors(404, 422)
+    @blp.errors(404, 409)
     def post(self, delivery_id: int) -> WebhookDelivery:
         """Send a failed delivery again from the first attempt."""
-        if db.session.get(WebhookDelivery, delivery_id) is None:
-            raise NotFound(f"no delivery {delivery_id}")
         delivery = svc.retry(db.session, _admin(), delivery_id)
         db.session.commit()
         return delivery

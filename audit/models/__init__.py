@@ -1,42 +1,23 @@
-"""SQLModel tables, one module per concept; importing this package registers them all."""
+"""SQLModel tables, one module per concept; importing this package registers them all.
+
+The vocabularies their CHECK constraints use live in ``audit.vocabulary``; the sizes of the
+columns people type into in ``audit.limits``.
+"""
 
 from sqlmodel import SQLModel
 
-from .assessment import (
-    ANSWER_STATUSES,
-    EDITABLE_STATES,
-    FINDING_STATUSES,
-    SEVERITIES,
-    STATES,
-    Answer,
-    Assessment,
-    AssessmentAuditor,
-    Evidence,
-    EvidenceBlob,
-    Finding,
-)
-from .base import UTCDateTime, utcnow
+from .assessment import Answer, Assessment, AssessmentAuditor, Evidence, EvidenceBlob, Finding
+from .base import UTCDateTime, id_of, rows_affected, table_of, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
 from .report import ReportCache
-from .subcontractor import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
-from .user import ROLES, TOKEN_SCOPES, ApiToken, LoginAttempt, User
-from .webhook import DELIVERY_STATES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
+from .subcontractor import Subcontractor
+from .user import ApiToken, LoginAttempt, User
+from .webhook import Webhook, WebhookDelivery
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ANSWER_STATUSES",
-    "DELIVERY_STATES",
-    "DEFAULT_CADENCE_MONTHS",
-    "EDITABLE_STATES",
-    "FINDING_STATUSES",
-    "ROLES",
-    "SEVERITIES",
-    "STATES",
-    "TIERS",
-    "TOKEN_SCOPES",
-    "WEBHOOK_EVENTS",
     "Answer",
     "ApiToken",
     "Assessment",
@@ -56,6 +37,9 @@ __all__ = [
     "UTCDateTime",
     "Webhook",
     "WebhookDelivery",
+    "id_of",
     "metadata",
+    "rows_affected",
+    "table_of",
     "utcnow",
 ]

@@ -8,19 +8,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from ..limits import FILE_NAME_MAX, OWNER_MAX, TITLE_MAX
+from ..policies import accepts_changes
+from ..vocabulary import AnswerStatus, AssessmentState, FindingStatus, Severity
 from .base import created_column, json_column, one_of, timestamp, utcnow
-
-STATES = ("draft", "in_progress", "submitted", "returned", "approved")
-EDITABLE_STATES = ("draft", "in_progress", "returned")
-ANSWER_STATUSES = ("compliant", "partial", "non_compliant", "not_applicable")
-SEVERITIES = ("critical", "high", "medium", "low")
-FINDING_STATUSES = ("open", "in_remediation", "closed", "risk_accepted")
 
 
 class Assessment(SQLModel, table=True):
     __tablename__ = "assessment"
     __table_args__ = (
-        one_of("state", STATES, "state"),
+        one_of("state", AssessmentState, "state"),
         sa.CheckConstraint("revision >= 1", name="revision_positive"),
         sa.CheckConstraint(
             "period_end IS NULL OR period_start IS NULL OR period_end >= period_start",
@@ -32,8 +29,8 @@ class Assessment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subcontractor_id: int = Field(foreign_key="subcontractor.id", index=True)
     checklist_version_id: int = Field(foreign_key="checklist_version.id", index=True)
-    title: str = Field(max_length=200)
-    state: str = Field(default="draft", max_length=16)
+    title: str = Field(max_length=TITLE_MAX)
+    state: str = Field(default=AssessmentState.DRAFT, max_length=16)
     period_start: date | None = None
     period_end: date | None = None
     due_date: date | None = None
@@ -50,7 +47,8 @@ class Assessment(SQLModel, table=True):
 
     @property
     def editable(self) -> bool:
-        return self.state in EDITABLE_STATES
+        """Whether its answers, evidence and particulars may still change (``accepts_changes``)."""
+        return accepts_changes(self.state)
 
 
 class AssessmentAuditor(SQLModel, table=True):
@@ -66,7 +64,7 @@ class Answer(SQLModel, table=True):
     __tablename__ = "answer"
     __table_args__ = (
         sa.UniqueConstraint("assessment_id", "item_id"),
-        one_of("status", ANSWER_STATUSES, "status"),
+        one_of("status", AnswerStatus, "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -90,7 +88,7 @@ class Evidence(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
     item_id: int | None = Field(default=None, foreign_key="checklist_item.id", index=True)
-    filename: str = Field(max_length=255)
+    filename: str = Field(max_length=FILE_NAME_MAX)
     content_type: str = Field(max_length=127)
     size: int
     sha256: str = Field(max_length=64, index=True)
@@ -111,8 +109,8 @@ class Finding(SQLModel, table=True):
     __tablename__ = "finding"
     __table_args__ = (
         sa.UniqueConstraint("assessment_id", "item_id"),
-        one_of("severity", SEVERITIES, "severity"),
-        one_of("status", FINDING_STATUSES, "status"),
+        one_of("severity", Severity, "severity"),
+        one_of("status", FindingStatus, "status"),
         sa.Index(None, "status", "due_date"),
     )
 
@@ -123,11 +121,11 @@ class Finding(SQLModel, table=True):
     title: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     # False once the answer no longer shows the gap; kept so the plan is not lost
     current: bool = Field(default=True)
-    status: str = Field(default="open", max_length=16)
+    status: str = Field(default=FindingStatus.OPEN, max_length=16)
     remediation_plan: str = Field(
         default="", sa_column=sa.Column(sa.Text(), nullable=False, default="")
     )
-    owner: str = Field(default="", max_length=200)
+    owner: str = Field(default="", max_length=OWNER_MAX)
     due_date: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
@@ -16,6 +17,24 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def id_of(row: SQLModel) -> int:
+    """The primary key of a stored row (flushed or loaded), typed as the int it then is."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return int(value)
+
+
+def rows_affected(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its cursor's row count)."""
+    return cast(sa.CursorResult[Any], result).rowcount
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, for UPDATE and DELETE statements that bypass the session."""
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def utcnow() -> datetime:
@@ -59,7 +78,7 @@ def created_column() -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-def one_of(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
-    """A CHECK constraint that keeps a text column within a fixed vocabulary."""
-    quoted = ", ".join(f"'{v}'" for v in values)
+def one_of(column: str, vocabulary: Iterable[str], name: str) -> sa.CheckConstraint:
+    """A CHECK constraint that keeps a text column within a vocabulary (one of its enums)."""
+    quoted = ", ".join(f"'{value}'" for value in vocabulary)
     return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)

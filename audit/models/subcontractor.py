@@ -8,31 +8,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from ..limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN, EMAIL_MAX, LEGAL_NAME_MAX
+from ..policies import cadence_months
+from ..vocabulary import Tier
 from .base import created_column, json_column, timestamp, utcnow
-
-TIERS = (1, 2, 3)
-# Months between audits by criticality tier; the PPC demanded annual audits of contractors
-# that handle important data.
-DEFAULT_CADENCE_MONTHS = {1: 12, 2: 24, 3: 36}
 
 
 class Subcontractor(SQLModel, table=True):
     __tablename__ = "subcontractor"
     __table_args__ = (
-        sa.CheckConstraint("tier BETWEEN 1 AND 3", name="tier_range"),
+        sa.CheckConstraint(f"tier BETWEEN {min(Tier)} AND {max(Tier)}", name="tier_range"),
         sa.CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         sa.CheckConstraint(
             "contract_end IS NULL OR contract_start IS NULL OR contract_end >= contract_start",
             name="contract_dates",
         ),
         sa.CheckConstraint(
-            "audit_cadence_months IS NULL OR audit_cadence_months BETWEEN 1 AND 60",
+            "audit_cadence_months IS NULL OR audit_cadence_months BETWEEN "
+            f"{CADENCE_MONTHS_MIN} AND {CADENCE_MONTHS_MAX}",
             name="cadence_range",
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, unique=True)
+    name: str = Field(max_length=LEGAL_NAME_MAX, unique=True)
     country: str = Field(max_length=2, index=True)
     services: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
     data_categories: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
@@ -43,7 +42,7 @@ class Subcontractor(SQLModel, table=True):
     contract_start: date | None = None
     contract_end: date | None = None
     audit_cadence_months: int | None = None
-    contact_email: str | None = Field(default=None, max_length=254)
+    contact_email: str | None = Field(default=None, max_length=EMAIL_MAX)
     notes: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
@@ -51,7 +50,7 @@ class Subcontractor(SQLModel, table=True):
     @property
     def cadence_months(self) -> int:
         """Months between audits: the subcontractor's own cadence, or its tier's default."""
-        return self.audit_cadence_months or DEFAULT_CADENCE_MONTHS[self.tier]
+        return cadence_months(self.tier, self.audit_cadence_months)
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()

@@ -7,19 +7,18 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from ..limits import EMAIL_MAX, PERSON_NAME_MAX, TOKEN_NAME_MAX
+from ..vocabulary import Role, TokenScope
 from .base import created_column, one_of, timestamp, utcnow
-
-ROLES = ("admin", "reviewer", "auditor", "viewer")
-TOKEN_SCOPES = ("read", "write", "admin")
 
 
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
-    __table_args__ = (one_of("role", ROLES, "role"),)
+    __table_args__ = (one_of("role", Role, "role"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254, unique=True, index=True)
-    name: str = Field(max_length=120)
+    email: str = Field(max_length=EMAIL_MAX, unique=True, index=True)
+    name: str = Field(max_length=PERSON_NAME_MAX)
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=255)
     active: bool = Field(default=True)
@@ -42,19 +41,16 @@ class User(SQLModel, table=True):
     def get_id(self) -> str:
         return str(self.id)
 
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles
-
 
 class ApiToken(SQLModel, table=True):
     """A bearer token: only its SHA-256 is stored; the secret is shown once at creation."""
 
     __tablename__ = "api_token"
-    __table_args__ = (one_of("scope", TOKEN_SCOPES, "scope"),)
+    __table_args__ = (one_of("scope", TokenScope, "scope"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
-    name: str = Field(max_length=120)
+    name: str = Field(max_length=TOKEN_NAME_MAX)
     prefix: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
     scope: str = Field(max_length=8)
@@ -74,7 +70,7 @@ class LoginAttempt(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=EMAIL_MAX)
     address: str = Field(max_length=64)
     succeeded: bool
     attempted_at: datetime = Field(default_factory=utcnow, sa_column=created_column())

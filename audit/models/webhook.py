@@ -8,27 +8,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from ..limits import DESCRIPTION_MAX, WEBHOOK_SECRET_MAX, WEBHOOK_URL_MAX
+from ..vocabulary import DeliveryState
 from .base import created_column, json_column, one_of, timestamp, utcnow
-
-WEBHOOK_EVENTS = (
-    "assessment.submitted",
-    "assessment.approved",
-    "assessment.returned",
-    "finding.updated",
-)
-DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
 class Webhook(SQLModel, table=True):
     __tablename__ = "webhook"
 
     id: int | None = Field(default=None, primary_key=True)
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=WEBHOOK_URL_MAX)
     # the shared secret that signs deliveries (HMAC-SHA256); the receiver holds the same value
-    secret: str = Field(max_length=200)
+    secret: str = Field(max_length=WEBHOOK_SECRET_MAX)
     events: list[str] = Field(sa_column=json_column(nullable=False))
     active: bool = Field(default=True)
-    description: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     created_by_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )
@@ -40,7 +34,7 @@ class WebhookDelivery(SQLModel, table=True):
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
-        one_of("state", DELIVERY_STATES, "state"),
+        one_of("state", DeliveryState, "state"),
         sa.Index(None, "state", "next_attempt_at"),
     )
 
@@ -49,7 +43,7 @@ class WebhookDelivery(SQLModel, table=True):
     webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
     event: str = Field(max_length=64)
     payload: dict[str, Any] = Field(sa_column=json_column(nullable=False))
-    state: str = Field(default="pending", max_length=16)
+    state: str = Field(default=DeliveryState.PENDING, max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     # a worker holds a row until this time; another may take it over after

@@ -2,7 +2,8 @@
 
 ``data.build`` reads the model, ``render.content_hash`` names it, ``render.render_pdf`` draws it
 with a URL fetcher (``fetcher.SafeFetcher``) that can reach nothing but the report's own
-static files. Caching and permissions live in ``audit.services.reports``.
+static files. ``service.report`` is the use case the pages and the API call: who may read a
+report, and the cache of approved ones.
 """
 
 from .data import REPORT_FORMAT_VERSION, build

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from .. import rules
 from ..checklists import DEFAULT_BANDS, FRAMEWORKS, ChecklistDefinition
@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..services import NotFound
 from ..services.checklists import definition_for
+from ..vocabulary import AssessmentState, ItemState, Severity
 from .labels import LANGS, cap_sentence, reference_label
 
 #: Bump when the model's shape or meaning changes (the template and CSS are hashed on their own).
@@ -46,7 +47,7 @@ EVENT_LIMIT = 20
 #: Longest finding title in the Japanese report, in characters (English uses the stored title).
 TITLE_MAX_JA = 80
 
-_SEVERITY_ORDER = {s: i for i, s in enumerate(rules.SEVERITIES)}
+_SEVERITY_ORDER = {s.value: i for i, s in enumerate(Severity)}
 _NUMBERS = re.compile(r"(\d+)")
 
 
@@ -68,20 +69,22 @@ def build(session: Session, assessment_id: int, lang: str, timezone: str) -> dic
         ref: answer
         for ref, answer in session.exec(
             select(ChecklistItem.ref, Answer)
-            .join(Answer, Answer.item_id == ChecklistItem.id)
+            .join(Answer, col(Answer.item_id) == ChecklistItem.id)
             .where(Answer.assessment_id == assessment.id)
         ).all()
     }
     states = {ref: a.status for ref, a in answers.items()}
     result = rules.score(checklist, states)
-    all_states = {item.ref: states.get(item.ref, rules.UNANSWERED) for item in checklist.items()}
+    all_states = {
+        item.ref: states.get(item.ref, ItemState.UNANSWERED) for item in checklist.items()
+    }
 
     evidence: dict[str | None, list[dict[str, Any]]] = {}
     for row, ref in session.exec(
         select(Evidence, ChecklistItem.ref)
-        .outerjoin(ChecklistItem, ChecklistItem.id == Evidence.item_id)
+        .outerjoin(ChecklistItem, col(ChecklistItem.id) == Evidence.item_id)
         .where(Evidence.assessment_id == assessment.id)
-        .order_by(Evidence.uploaded_at, Evidence.id)
+        .order_by(col(Evidence.uploaded_at), col(Evidence.id))
     ).all():
         evidence.setdefault(ref, []).append(
             {"filename": row.filename, "size": row.size, "sha256": row.sha256}
@@ -96,7 +99,7 @@ def build(session: Session, assessment_id: int, lang: str, timezone: str) -> dic
             "id": assessment.id,
             "title": assessment.title,
             "state": assessment.state,
-            "final": assessment.state == "approved",
+            "final": assessment.state == AssessmentState.APPROVED,
             "period_start": _date(assessment.period_start),
             "period_end": _date(assessment.period_end),
             "due_date": _date(assessment.due_date),
@@ -136,11 +139,13 @@ def _people(session: Session, assessment: Assessment) -> dict[str, Any]:
     auditor_ids = select(AssessmentAuditor.user_id).where(
         AssessmentAuditor.assessment_id == assessment.id
     )
-    condition = User.id.in_(auditor_ids)
+    condition: Any = col(User.id).in_(auditor_ids)
     if assessment.reviewer_id is not None:
-        condition = condition | (User.id == assessment.reviewer_id)
+        condition = condition | (col(User.id) == assessment.reviewer_id)
     rows = session.exec(
-        select(User, User.id.in_(auditor_ids)).where(condition).order_by(User.name, User.id)
+        select(User, col(User.id).in_(auditor_ids))
+        .where(condition)
+        .order_by(col(User.name), col(User.id))
     ).all()
     auditors = [user.name for user, is_auditor in rows if is_auditor]
     reviewer = next((u.name for u, _ in rows if u.id == assessment.reviewer_id), None)
@@ -180,7 +185,7 @@ def _findings(
     position = {ref: i for i, ref in enumerate(index)}
     rows = session.exec(
         select(Finding, ChecklistItem.ref)
-        .join(ChecklistItem, ChecklistItem.id == Finding.item_id)
+        .join(ChecklistItem, col(ChecklistItem.id) == Finding.item_id)
         .where(Finding.assessment_id == assessment.id)
     ).all()
     found = []
@@ -203,7 +208,13 @@ def _findings(
                 "status": finding.status,
             }
         )
-    found.sort(key=lambda f: (_SEVERITY_ORDER[f["severity"]], position.get(f["ref"], 0), f["ref"]))
+    found.sort(
+        key=lambda f: (
+            _SEVERITY_ORDER[str(f["severity"])],
+            position.get(str(f["ref"]), 0),
+            f["ref"],
+        )
+    )
     return found, {str(finding.id): ref for finding, ref in rows}
 
 
@@ -245,7 +256,7 @@ def _sections(
                 {
                     "ref": item.ref,
                     "question": item.question.get(lang),
-                    "answer": answer.status if answer else rules.UNANSWERED,
+                    "answer": answer.status if answer else ItemState.UNANSWERED,
                     "comment": answer.comment if answer else "",
                     "weight": item.weight,
                     "critical": item.critical,
@@ -272,7 +283,7 @@ def _events(
     rows = session.exec(
         select(AuditEvent)
         .where(AuditEvent.assessment_id == assessment.id)
-        .order_by(AuditEvent.id.desc())
+        .order_by(col(AuditEvent.id).desc())
         .limit(EVENT_LIMIT)
     ).all()
     return [

@@ -15,9 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from ..config import ROOT
-
-STATIC_REPORTS = ROOT / "audit" / "static" / "reports"
+from ..config import STATIC_REPORTS
 
 
 class RefusedURL(ValueError):

@@ -11,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
-from typing import Any
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
-import weasyprint
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ..config import ROOT
+from ..config import ROOT, STATIC_REPORTS
 from .chart import band_of, section_chart
 from .data import REPORT_FORMAT_VERSION
-from .fetcher import STATIC_REPORTS, SafeFetcher, base_url
 from .labels import labels
+
+if TYPE_CHECKING:
+    from .fetcher import SafeFetcher
 
 TEMPLATES = ROOT / "templates"
 TEMPLATE = "reports/assessment.html"
@@ -48,7 +50,7 @@ def assets_digest() -> str:
 
     It goes into every content hash, so changing the layout can never serve a stale cached PDF.
     """
-    digest = hashlib.sha256(f"weasyprint {weasyprint.__version__}\n".encode())
+    digest = hashlib.sha256(f"weasyprint {version('weasyprint')}\n".encode())
     for folder in (TEMPLATES / "reports", STATIC_REPORTS):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(path.relative_to(ROOT).as_posix().encode() + b"\n")
@@ -95,14 +97,23 @@ def render_html(model: dict[str, Any], digest: str, generated_at: str, generated
 
 
 def html_to_pdf(html: str, digest: str, fetcher: SafeFetcher | None = None) -> bytes:
-    """Render HTML with WeasyPrint, fetching nothing but the report's own static files."""
+    """Render HTML with WeasyPrint, fetching nothing but the report's own static files.
+
+    WeasyPrint is imported here, not with the module: loading it takes most of a second,
+    which every page request, worker and command would otherwise pay at start-up.
+    """
+    import weasyprint
+
+    from .fetcher import SafeFetcher, base_url
+
     document = weasyprint.HTML(
         string=html,
         base_url=base_url(),
         url_fetcher=fetcher or SafeFetcher(),
         media_type="print",
     )
-    return document.write_pdf(pdf_identifier=digest[:32].encode("ascii"))
+    pdf: bytes = document.write_pdf(pdf_identifier=digest[:32].encode("ascii"))
+    return pdf
 
 
 def render_pdf(model: dict[str, Any], digest: str, generated_at: str, generated_iso: str) -> bytes:

@@ -14,8 +14,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..checklists import ChecklistDefinition
-from ..models import Assessment, Finding, User
-from ..services import assessments, checklists, evidence, findings, subcontractors, users
+from ..models import Finding, User, id_of
+from ..services import assessments, checklists, evidence, findings, users
+from ..services.subcontractors import register as subcontractors
 
 PASSWORD = "correct horse battery staple"
 ANSWER_CYCLE = (
@@ -131,7 +132,7 @@ def build(
         people["auditor"],
         subcontractor_id=company.id,
         checklist_version_id=version.id,
-        auditor_ids=[people["auditor"].id],
+        auditor_ids=[id_of(people["auditor"])],
         reviewer_id=people["reviewer"].id,
         period_start=date(2026, 4, 1),
         period_end=date(2026, 9, 30),
@@ -176,8 +177,8 @@ def build(
             )
     session.commit()
     if approve:
-        fresh = session.get(Assessment, made.id)
+        fresh = assessments.get(session, id_of(made))
         assessments.submit(session, people["auditor"], fresh, None)
         assessments.approve(session, people["reviewer"], fresh, None, "Approved for the file.")
         session.commit()
-    return SampleWorld(made.id, people["auditor"], people["reviewer"], people["viewer"], refs)
+    return SampleWorld(id_of(made), people["auditor"], people["reviewer"], people["viewer"], refs)

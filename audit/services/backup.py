@@ -217,12 +217,16 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                         conn.execute(sa.update(table).where(pk == r[pk.name]).values(**links))
         if conn.dialect.name == "postgresql":
             for table in metadata.sorted_tables:
-                pk = list(table.primary_key.columns)
-                if len(pk) == 1 and isinstance(pk[0].type, sa.Integer) and not pk[0].foreign_keys:
+                keys = list(table.primary_key.columns)
+                if (
+                    len(keys) == 1
+                    and isinstance(keys[0].type, sa.Integer)
+                    and not keys[0].foreign_keys
+                ):
                     conn.execute(
                         sa.text(
                             f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "
-                            f"'{pk[0].name}'), COALESCE((SELECT MAX(\"{pk[0].name}\") FROM "
+                            f"'{keys[0].name}'), COALESCE((SELECT MAX(\"{keys[0].name}\") FROM "
                             f'"{table.name}"), 1), (SELECT COUNT(*) FROM "{table.name}") > 0)'
                         )
                     )

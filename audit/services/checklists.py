@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from .. import policies, rules
 from ..checklists import (
     ChecklistDefinition,
     ChecklistError,
@@ -18,14 +20,16 @@ from ..checklists import (
     parse_file,
     version_key,
 )
+from ..limits import COMMENT_MAX
 from ..models import (
     Checklist,
     ChecklistItem,
     ChecklistSection,
     ChecklistVersion,
     User,
+    id_of,
 )
-from . import events
+from . import Forbidden, NotFound, Problem, Problems, ServiceError, events
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def sort_key(version: str) -> str:
 def find_version(session: Session, slug: str, version: str) -> ChecklistVersion | None:
     return session.exec(
         select(ChecklistVersion)
-        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
+        .join(Checklist, col(Checklist.id) == ChecklistVersion.checklist_id)
         .where(Checklist.slug == slug, ChecklistVersion.version == version)
     ).first()
 
@@ -63,6 +67,46 @@ def definition_for(version: ChecklistVersion) -> ChecklistDefinition:
     return _definition_from_content(
         version.content_hash, json.dumps(version.content, sort_keys=True)
     )
+
+
+@dataclass(frozen=True)
+class AnswerInput:
+    """One answer as sent by a form or the API; ``status`` None clears the answer."""
+
+    ref: str
+    status: str | None
+    comment: str = ""
+
+
+def check_answers(checklist: ChecklistDefinition, inputs: Iterable[AnswerInput]) -> None:
+    """Refuse (422) a batch of answers to a version, naming every item that is wrong and why."""
+    problems = Problems()
+    seen: set[str] = set()
+    index = checklist.item_index()
+    for entry in inputs:
+        if entry.ref in seen:
+            problems.add(entry.ref, f"item {entry.ref} is answered twice in one request")
+            continue
+        seen.add(entry.ref)
+        item = index.get(entry.ref)
+        if item is None:
+            problems.add(entry.ref, f"item {entry.ref} is not in this checklist version")
+            continue
+        if entry.status is not None and entry.status not in item.answers:
+            problems.add(
+                entry.ref,
+                f"item {entry.ref}: {entry.status!r} is not an allowed answer "
+                f"(allowed: {', '.join(item.answers)})",
+            )
+        if len(entry.comment) > COMMENT_MAX:
+            problems.add(entry.ref, f"item {entry.ref}: comment is over {COMMENT_MAX:,} characters")
+    problems.check()
+
+
+def preview(checklist: ChecklistDefinition, answers: Mapping[str, str]) -> rules.ScoreResult:
+    """The score a set of answers (ref -> answer) would get; refuses every wrong one at once."""
+    check_answers(checklist, [AnswerInput(ref, status) for ref, status in answers.items()])
+    return rules.score(checklist, answers)
 
 
 def check_publishable(
@@ -104,12 +148,12 @@ def publish(
         latest = session.exec(
             select(ChecklistVersion.sort_key)
             .where(ChecklistVersion.checklist_id == checklist.id)
-            .order_by(ChecklistVersion.sort_key.desc())
+            .order_by(col(ChecklistVersion.sort_key).desc())
         ).first()
         if latest is None or sort_key(definition.version) > latest:
             checklist.title_en, checklist.title_ja = definition.title.en, definition.title.ja
     version = ChecklistVersion(
-        checklist_id=checklist.id,
+        checklist_id=id_of(checklist),
         version=definition.version,
         sort_key=sort_key(definition.version),
         title_en=definition.title.en,
@@ -125,7 +169,7 @@ def publish(
     session.flush()
     for s_pos, section in enumerate(definition.sections):
         row = ChecklistSection(
-            version_id=version.id,
+            version_id=id_of(version),
             ref=section.ref,
             position=s_pos,
             title_en=section.title.en,
@@ -136,8 +180,8 @@ def publish(
         for i_pos, item in enumerate(section.items):
             session.add(
                 ChecklistItem(
-                    version_id=version.id,
-                    section_id=row.id,
+                    version_id=id_of(version),
+                    section_id=id_of(row),
                     ref=item.ref,
                     position=i_pos,
                     question_en=item.question.en,
@@ -170,7 +214,10 @@ def publish(
 
 
 def load_paths(
-    session: Session, paths: list[str | Path], actor: User | None = None, max_bytes: int = 1 << 20
+    session: Session,
+    paths: Sequence[str | Path],
+    actor: User | None = None,
+    max_bytes: int = 1 << 20,
 ) -> list[Published]:
     """Validate every file first, then publish all of them in one transaction, or none.
 
@@ -222,20 +269,45 @@ def publish_upload(
     """Validate and publish an uploaded file exactly as the command line does, then commit.
 
     Uploads come from people (the API), so only admins may publish; the command line, run by
-    an operator on the server, calls ``load_paths`` instead.
+    an operator on the server, calls ``load_paths`` instead. A refused file is a 422 naming
+    the field ``file`` with every line of the refusal.
     """
-    if actor is None or actor.role != "admin":
-        from . import Forbidden
-
+    if actor is None or not policies.may_publish_checklists(actor):
         raise Forbidden("only admins publish checklist versions")
-    definition = parse_bytes(raw, name, max_bytes)
     try:
+        definition = parse_bytes(raw, name, max_bytes)
         result = publish(session, definition, name, actor)
         session.commit()
+    except ChecklistError as exc:
+        session.rollback()
+        lines = str(exc).splitlines() or [str(exc)]
+        raise ServiceError(
+            f"checklist refused: {lines[0]}", problems=[Problem("file", line) for line in lines]
+        ) from None
     except Exception:
         session.rollback()
         raise
     return result
+
+
+def get_version(session: Session, slug: str, version: str) -> ChecklistVersion:
+    """A published version by slug and number; ``NotFound`` when there is none."""
+    found = find_version(session, slug, version)
+    if found is None:
+        raise NotFound(f"no published version {version} of checklist {slug!r}")
+    return found
+
+
+def version_choices(session: Session) -> list[ChecklistVersion]:
+    """Every published version, by checklist, newest version first: the choices of a form."""
+    return [
+        version
+        for _, version in session.exec(
+            select(Checklist, ChecklistVersion)
+            .join(ChecklistVersion, col(ChecklistVersion.checklist_id) == Checklist.id)
+            .order_by(Checklist.slug, col(ChecklistVersion.sort_key).desc())
+        ).all()
+    ]
 
 
 def versions(session: Session) -> list[tuple[Checklist, ChecklistVersion]]:
@@ -243,7 +315,7 @@ def versions(session: Session) -> list[tuple[Checklist, ChecklistVersion]]:
     return list(
         session.exec(
             select(Checklist, ChecklistVersion)
-            .join(ChecklistVersion, ChecklistVersion.checklist_id == Checklist.id)
+            .join(ChecklistVersion, col(ChecklistVersion.checklist_id) == Checklist.id)
             .order_by(Checklist.slug, ChecklistVersion.sort_key)
         ).all()
     )

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ..models import AuditEvent, User, utcnow
+from ..models import AuditEvent, User, id_of, utcnow
 
 GENESIS = "0" * 64
 
@@ -50,10 +50,7 @@ def record(
     actor_label: str | None = None,
 ) -> AuditEvent:
     """Append an event in the caller's transaction (it commits with the change it records)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # one appender at a time, so the chain never forks; released at commit
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
-    last = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    last = _tail(session)
     event = AuditEvent(
         occurred_at=utcnow(),
         actor_id=actor.id if actor else None,
@@ -70,13 +67,49 @@ def record(
     event.hash = event_digest(event)
     session.add(event)
     session.flush()
+    session.info[_TAIL] = (*_transaction_of(session), event.hash)
     return event
+
+
+_TAIL = "kansa.events.tail"
+
+
+def _transaction_of(session: Session) -> tuple[object, object]:
+    """The transaction and savepoint under way (a savepoint rolled back drops its events).
+
+    The objects themselves, not their ``id()``: a new transaction may be allocated where an
+    ended one was, but not while the tail still holds the ended one.
+    """
+    return (session.get_transaction(), session.get_nested_transaction())
+
+
+def _tail(session: Session) -> str | None:
+    """The hash of the newest event, which the next one chains to.
+
+    The first event of a transaction reads it (on PostgreSQL after taking the appenders' lock,
+    so the chain never forks; the lock is held until commit). Within that transaction nobody
+    else can append (the lock; on SQLite the write lock the first insert took), so the hash of
+    the event this session appended last is the tail: later events of the transaction, such as
+    one per saved answer, need no query. A commit or rollback begins a new transaction, which
+    reads it again.
+    """
+    held = session.info.get(_TAIL)
+    transaction, savepoint = _transaction_of(session)
+    if held is not None and held[0] is transaction and held[1] is savepoint:
+        return str(held[2])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+    last: str | None = session.exec(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
+    return last
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return plain
 
 
 @dataclass(frozen=True)
@@ -102,7 +135,10 @@ def verify(session: Session, batch: int = 5000) -> Verification:
     last_id = 0
     while True:
         rows = session.exec(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+            select(AuditEvent)
+            .where(col(AuditEvent.id) > last_id)
+            .order_by(col(AuditEvent.id))
+            .limit(batch)
         ).all()
         if not rows:
             return Verification(True, count, previous)
@@ -126,8 +162,20 @@ def verify(session: Session, batch: int = 5000) -> Verification:
                 )
             previous = event.hash
             count += 1
-            last_id = event.id
+            last_id = id_of(event)
         session.expunge_all()
+
+
+def id_of_hash(session: Session, digest: str) -> int | None:
+    """The id of the event with this hash, if the chain holds one."""
+    return session.exec(select(AuditEvent.id).where(AuditEvent.hash == digest)).first()
+
+
+def recent(session: Session, limit: int = 12) -> list[AuditEvent]:
+    """The latest events of the whole programme, newest first."""
+    return list(
+        session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+    )
 
 
 def for_assessment(session: Session, assessment_id: int, limit: int = 20) -> list[AuditEvent]:
@@ -136,7 +184,7 @@ def for_assessment(session: Session, assessment_id: int, limit: int = 20) -> lis
         session.exec(
             select(AuditEvent)
             .where(AuditEvent.assessment_id == assessment_id)
-            .order_by(AuditEvent.id.desc())
+            .order_by(col(AuditEvent.id).desc())
             .limit(limit)
         ).all()
     )

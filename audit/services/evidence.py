@@ -6,10 +6,12 @@ import hashlib
 import re
 import unicodedata
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ..models import Assessment, ChecklistItem, Evidence, EvidenceBlob, User
-from . import NotFound, ServiceError, events
+from ..limits import FILE_NAME_MAX
+from ..models import Assessment, ChecklistItem, Evidence, EvidenceBlob, User, id_of
+from . import NotFound, Problems, ServiceError, events
+from .assessments import get_for as get_assessment_for
 from .assessments import require_edit
 
 # Types a browser may show inline are still sent as attachments; everything else is opaque.
@@ -27,7 +29,6 @@ SAFE_TYPES = {
     "application/msword",
     "application/vnd.ms-excel",
 }
-MAX_NAME = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -42,12 +43,12 @@ def clean_filename(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", raw).replace("\\", "/").split("/")[-1].strip()
     if name in ("", ".", "..") or name.startswith("."):
         raise ServiceError(f"{raw!r} is not a usable file name", "file")
-    if len(name) > MAX_NAME:
+    if len(name) > FILE_NAME_MAX:
         stem, dot, ext = name.rpartition(".")
         name = (
-            (stem[: MAX_NAME - len(ext) - 1] + dot + ext)
+            (stem[: FILE_NAME_MAX - len(ext) - 1] + dot + ext)
             if dot and len(ext) < 16
-            else name[:MAX_NAME]
+            else name[:FILE_NAME_MAX]
         )
     return name
 
@@ -71,13 +72,19 @@ def add(
 ) -> Evidence:
     """Attach a file to an assessment (and optionally one of its items)."""
     require_edit(session, actor, assessment)
-    name = clean_filename(filename)
-    if not data:
-        raise ServiceError("the file is empty", "file")
-    if len(data) > max_bytes:
-        raise ServiceError(
-            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes", "file"
-        )
+    problems = Problems()
+    name = ""
+    if not filename and not data:
+        problems.add("file", "choose a file to upload")
+    else:
+        try:
+            name = clean_filename(filename)
+        except ServiceError as exc:
+            problems.add("file", exc.message)
+    if filename and not data:
+        problems.add("file", "the file is empty")
+    elif len(data) > max_bytes:
+        problems.add("file", f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
     item_id = None
     if item_ref:
         item_id = session.exec(
@@ -87,10 +94,11 @@ def add(
             )
         ).first()
         if item_id is None:
-            raise ServiceError(f"item {item_ref} is not in this checklist version", "item_ref")
+            problems.add("item_ref", f"item {item_ref} is not in this checklist version")
+    problems.check()
     digest = hashlib.sha256(data).hexdigest()
     evidence = Evidence(
-        assessment_id=assessment.id,
+        assessment_id=id_of(assessment),
         item_id=item_id,
         filename=name,
         content_type=safe_content_type(content_type),
@@ -100,7 +108,7 @@ def add(
     )
     session.add(evidence)
     session.flush()
-    session.add(EvidenceBlob(evidence_id=evidence.id, data=data))
+    session.add(EvidenceBlob(evidence_id=id_of(evidence), data=data))
     events.record(
         session,
         actor,
@@ -118,17 +126,33 @@ def for_assessment(session: Session, assessment: Assessment) -> list[tuple[Evide
     return list(
         session.exec(
             select(Evidence, ChecklistItem.ref)
-            .outerjoin(ChecklistItem, ChecklistItem.id == Evidence.item_id)
+            .outerjoin(ChecklistItem, col(ChecklistItem.id) == Evidence.item_id)
             .where(Evidence.assessment_id == assessment.id)
-            .order_by(Evidence.uploaded_at, Evidence.id)
+            .order_by(col(Evidence.uploaded_at), col(Evidence.id))
         ).all()
     )
 
 
-def content(session: Session, evidence_id: int) -> tuple[Evidence, bytes]:
+def get(session: Session, user: User, evidence_id: int) -> tuple[Evidence, str | None]:
+    """An evidence file's metadata and the ref of its item, if ``user`` may read its assessment."""
+    row = session.exec(
+        select(Evidence, ChecklistItem.ref)
+        .outerjoin(ChecklistItem, col(ChecklistItem.id) == Evidence.item_id)
+        .where(Evidence.id == evidence_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no evidence {evidence_id}")
+    evidence, ref = row
+    get_assessment_for(session, user, evidence.assessment_id)
+    return evidence, ref
+
+
+def content(session: Session, user: User, evidence_id: int) -> tuple[Evidence, bytes]:
+    """An evidence file and its bytes, if ``user`` may read its assessment."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise NotFound(f"no evidence {evidence_id}")
+    get_assessment_for(session, user, evidence.assessment_id)
     blob = session.get(EvidenceBlob, evidence_id)
-    assert blob is not None
+    assert blob is not None  # written with the evidence row
     return evidence, blob.data

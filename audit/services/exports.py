@@ -16,20 +16,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from .. import policies, rules
 from ..models import (
     Answer,
     Assessment,
     AssessmentAuditor,
     ChecklistItem,
-    ChecklistVersion,
     Evidence,
     Finding,
     Subcontractor,
     User,
     utcnow,
 )
+from ..vocabulary import AnswerStatus
 from . import assessments as assessment_service
 
 OSCAL_VERSION = "1.1.2"
@@ -57,23 +58,23 @@ def _cell(value: Any) -> str:
 
 
 def _rows(session: Session, assessment: Assessment) -> list[tuple[Any, ...]]:
-    answers = {
+    answers: dict[int | None, tuple[Answer | None, str | None]] = {
         a.item_id: (a, email)
         for a, email in session.exec(
             select(Answer, User.email)
-            .outerjoin(User, User.id == Answer.answered_by_id)
+            .outerjoin(User, col(User.id) == Answer.answered_by_id)
             .where(Answer.assessment_id == assessment.id)
         ).all()
     }
     files: dict[int | None, list[Evidence]] = {}
     for evidence in session.exec(
-        select(Evidence).where(Evidence.assessment_id == assessment.id).order_by(Evidence.id)
+        select(Evidence).where(Evidence.assessment_id == assessment.id).order_by(col(Evidence.id))
     ):
         files.setdefault(evidence.item_id, []).append(evidence)
     items = session.exec(
         select(ChecklistItem)
         .where(ChecklistItem.version_id == assessment.checklist_version_id)
-        .order_by(ChecklistItem.section_id, ChecklistItem.position)
+        .order_by(col(ChecklistItem.section_id), col(ChecklistItem.position))
     ).all()
     return [(item, *answers.get(item.id, (None, None)), files.get(item.id, [])) for item in items]
 
@@ -117,18 +118,18 @@ def _prop(name: str, value: Any) -> dict[str, str]:
 
 def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[str, Any]:
     """The assessment as an OSCAL assessment-results document (a JSON-ready dict)."""
-    version = session.get(ChecklistVersion, assessment.checklist_version_id)
+    version = assessment_service.version_of(session, assessment)
     subcontractor = session.get(Subcontractor, assessment.subcontractor_id)
+    assert subcontractor is not None  # a foreign key
     checklist = assessment_service.definition(session, assessment)
     result = assessment_service.live_score(session, assessment)
     snapshot = assessment.score_snapshot or {}
-    score = snapshot.get("score", result.score) if assessment.state == "approved" else result.score
-    rating = (
-        snapshot.get("rating", result.rating) if assessment.state == "approved" else (result.rating)
-    )
+    frozen = not policies.is_open(assessment.state)
+    score = snapshot.get("score", result.score) if frozen else result.score
+    rating = snapshot.get("rating", result.rating) if frozen else result.rating
     people = session.exec(
         select(User)
-        .join(AssessmentAuditor, AssessmentAuditor.user_id == User.id)
+        .join(AssessmentAuditor, col(AssessmentAuditor.user_id) == User.id)
         .where(AssessmentAuditor.assessment_id == assessment.id)
     ).all()
     findings = {
@@ -187,7 +188,7 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
         if evidence:
             observation["relevant-evidence"] = evidence
         observations.append(observation)
-        if answer.status in ("partial", "non_compliant"):
+        if rules.yields_finding(answer.status):
             finding = findings.get(item.id)
             oscal_findings.append(
                 {
@@ -203,7 +204,9 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
                         "target-id": item.ref,
                         "status": {
                             "state": "not-satisfied",
-                            "reason": "fail" if answer.status == "non_compliant" else "other",
+                            "reason": "fail"
+                            if answer.status == AnswerStatus.NON_COMPLIANT
+                            else "other",
                         },
                     },
                     "related-observations": [{"observation-uuid": observation["uuid"]}],

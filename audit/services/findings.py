@@ -1,25 +1,34 @@
-"""Findings: remediation plans that outlive the audit."""
+"""Findings: remediation plans that outlive the audit, and the lists that show them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
-from ..models import FINDING_STATUSES, Assessment, Finding, User, utcnow
-from . import Forbidden, ServiceError, events, webhooks
-from .assessments import auditor_ids
+from .. import policies
+from ..limits import OWNER_MAX, PLAN_MAX
+from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User, utcnow
+from ..vocabulary import FindingStatus, Severity, WebhookEvent, values
+from . import Forbidden, NotFound, Problems, events, webhooks
+from .assessments import auditor_ids, require_view, webhook_payload
 
+#: The fields of a finding that people keep up to date.
 EDITABLE_FIELDS = ("remediation_plan", "owner", "due_date", "status")
 
 
 def can_edit(session: Session, user: User, assessment: Assessment) -> bool:
-    """Admins, the reviewer and the assessment's auditors; also after approval."""
-    if user.role == "admin":
-        return True
-    if user.role == "reviewer" and assessment.reviewer_id == user.id:
-        return True
-    return user.role == "auditor" and user.id in auditor_ids(session, assessment)
+    """``policies.may_edit_findings`` with the assessment's auditors loaded."""
+    return policies.may_edit_findings(user, assessment, auditor_ids(session, assessment))
+
+
+def require_edit(session: Session, user: User, assessment: Assessment) -> None:
+    """Refuse (403) a person who may not keep this assessment's findings up to date."""
+    if not can_edit(session, user, assessment):
+        raise Forbidden("only the assessment's auditors, its reviewer or an admin may do this")
 
 
 def update(
@@ -34,17 +43,20 @@ def update(
 ) -> Finding:
     """Change the remediation fields of a finding and record what changed."""
     assessment = session.get(Assessment, finding.assessment_id)
-    assert assessment is not None
-    if not can_edit(session, actor, assessment):
-        raise Forbidden("only the assessment's auditors, its reviewer or an admin may do this")
-    if status not in FINDING_STATUSES:
-        raise ServiceError(
-            f"unknown status {status!r}; use one of {', '.join(FINDING_STATUSES)}", "status"
+    assert assessment is not None  # a foreign key
+    require_edit(session, actor, assessment)
+    problems = Problems()
+    if status not in values(FindingStatus):
+        problems.add(
+            "status", f"unknown status {status!r}; use one of {', '.join(values(FindingStatus))}"
         )
-    if len(owner) > 200:
-        raise ServiceError("the owner is over 200 characters", "owner")
-    if len(remediation_plan) > 20_000:
-        raise ServiceError("the plan is over 20,000 characters", "remediation_plan")
+    if len(owner) > OWNER_MAX:
+        problems.add("owner", f"the owner is over {OWNER_MAX} characters")
+    if len(remediation_plan) > PLAN_MAX:
+        problems.add("remediation_plan", f"the plan is over {PLAN_MAX:,} characters")
+    if due_date is not None and not isinstance(due_date, date):
+        problems.add("due_date", "must be a date")
+    problems.check()
     before = {f: getattr(finding, f) for f in EDITABLE_FIELDS}
     finding.remediation_plan = remediation_plan.strip()
     finding.owner = owner.strip()
@@ -65,8 +77,6 @@ def update(
             before={f: before[f] for f in changed},
             after={f: after[f] for f in changed},
         )
-        from .assessments import webhook_payload
-
         data = webhook_payload(session, assessment)
         data["finding"] = {
             "id": finding.id,
@@ -75,5 +85,94 @@ def update(
             "current": finding.current,
             "changed": {f: after[f] for f in changed},
         }
-        webhooks.enqueue(session, "finding.updated", data)
+        webhooks.enqueue(session, WebhookEvent.FINDING_UPDATED, data)
     return finding
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class FindingFilters:
+    """Filters of a findings list; None means "no filter"."""
+
+    assessment_id: int | None = None
+    severity: str | None = None
+    status: str | None = None
+    current: bool | None = None
+
+
+#: How a findings list may be sorted (a leading ``-`` sorts descending).
+SORTS = ("severity", "due_date", "id")
+
+
+def severity_order() -> Any:
+    """SQL for the severity rank, most severe (0) first, as ``Severity`` lists them."""
+    return sa.case({s.value: i for i, s in enumerate(Severity)}, value=col(Finding.severity))
+
+
+def search(filters: FindingFilters, sort: str = "severity") -> Any:
+    """A SELECT of (Finding, item ref, assessment title, subcontractor name) for a findings list.
+
+    ``sort`` is one of ``SORTS``, optionally with a leading ``-``; ties are broken by id so pages
+    are stable.
+    """
+    statement = (
+        select(Finding, ChecklistItem.ref, Assessment.title, Subcontractor.name)
+        .join(ChecklistItem, col(ChecklistItem.id) == Finding.item_id)
+        .join(Assessment, col(Assessment.id) == Finding.assessment_id)
+        .join(Subcontractor, col(Subcontractor.id) == Assessment.subcontractor_id)
+    )
+    if filters.assessment_id is not None:
+        statement = statement.where(Finding.assessment_id == filters.assessment_id)
+    if filters.severity is not None:
+        statement = statement.where(Finding.severity == filters.severity)
+    if filters.status is not None:
+        statement = statement.where(Finding.status == filters.status)
+    if filters.current is not None:
+        statement = statement.where(Finding.current == filters.current)
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    due = col(Finding.due_date)
+    by_due = [due.is_(None), due.desc() if descending else due]
+    if key == "severity":
+        rank = severity_order()
+        return statement.order_by(rank.desc() if descending else rank, *by_due, col(Finding.id))
+    if key == "due_date":
+        return statement.order_by(*by_due, col(Finding.id))
+    return statement.order_by(col(Finding.id).desc() if descending else col(Finding.id))
+
+
+def for_assessment_page(assessment_id: int) -> Any:
+    """The findings of one assessment as its page lists them: current first, then by severity."""
+    return (
+        search(FindingFilters(assessment_id=assessment_id))
+        .order_by(None)
+        .order_by(col(Finding.current).desc(), severity_order(), ChecklistItem.position, Finding.id)
+    )
+
+
+def get_row(session: Session, user: User, finding_id: int) -> tuple[Finding, str, str, str]:
+    """(finding, item ref, assessment title, subcontractor name), if ``user`` may read it."""
+    row = session.exec(search(FindingFilters()).where(Finding.id == finding_id)).first()
+    if row is None:
+        raise NotFound(f"no finding {finding_id}")
+    finding, ref, title, company = row
+    assessment = session.get(Assessment, finding.assessment_id)
+    assert assessment is not None  # a foreign key
+    require_view(user, assessment)  # the reader must be allowed to see the assessment
+    return finding, ref, title, company
+
+
+def of_assessment(session: Session, assessment: Assessment) -> list[tuple[Finding, str]]:
+    """(finding, item ref) of one assessment: current first, most severe first, then by ref."""
+    order = {s.value: i for i, s in enumerate(Severity)}
+    rows = session.exec(
+        select(Finding, ChecklistItem.ref)
+        .join(ChecklistItem, col(ChecklistItem.id) == Finding.item_id)
+        .where(Finding.assessment_id == assessment.id)
+    ).all()
+    return sorted(
+        ((finding, ref) for finding, ref in rows),
+        key=lambda r: (not r[0].current, order[r[0].severity], r[1]),
+    )

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ..models import Checklist, ChecklistVersion, Subcontractor, User
+from ..models import Checklist, ChecklistVersion, Subcontractor, User, id_of
 from . import ServiceError
 from . import assessments as assessment_service
 from . import checklists as checklist_service
-from . import subcontractors as subcontractor_service
 from . import users as user_service
+from .subcontractors import register as subcontractor_service
 
 
 def _date(value: Any) -> date | None:
@@ -23,19 +23,26 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def load_demo(session: Session, seeds_dir: Path) -> str:
-    """Load ``seeds/demo.yaml`` in one transaction; returns a summary with the demo sign-in."""
+def load_demo(
+    session: Session,
+    seeds_dir: Path,
+    checklists_dir: Path,
+    *,
+    hash_method: str = user_service.DEFAULT_HASH_METHOD,
+) -> str:
+    """Load ``seeds/demo.yaml`` in one transaction; returns a summary with the demo sign-in.
+
+    The checklists in ``checklists_dir`` are published first when none is.
+    """
     path = seeds_dir / "demo.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ServiceError(f"{path}: {exc}") from None
     if not session.exec(select(ChecklistVersion.id)).first():
-        from flask import current_app
-
-        checklist_service.load_paths(session, [Path(current_app.config["CHECKLISTS_DIR"])])
+        checklist_service.load_paths(session, [checklists_dir])
     try:
-        summary = _load(session, data)
+        summary = _load(session, data, hash_method)
         session.commit()
     except Exception:
         session.rollback()
@@ -43,13 +50,18 @@ def load_demo(session: Session, seeds_dir: Path) -> str:
     return summary
 
 
-def _load(session: Session, data: dict[str, Any]) -> str:
+def _load(session: Session, data: dict[str, Any], hash_method: str) -> str:
     password = data["password"]
     people: dict[str, User] = {}
     for spec in data["users"]:
         existing = session.exec(select(User).where(User.email == spec["email"])).first()
         people[spec["email"]] = existing or user_service.create_user(
-            session, spec["email"], password, spec["role"], spec.get("name")
+            session,
+            spec["email"],
+            password,
+            spec["role"],
+            spec.get("name"),
+            hash_method=hash_method,
         )
     admin = next(u for u in people.values() if u.role == "admin")
     companies: dict[str, Subcontractor] = {}
@@ -80,7 +92,7 @@ def _assessment(
     slug, version = spec["checklist"].split()
     row = session.exec(
         select(ChecklistVersion)
-        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
+        .join(Checklist, col(Checklist.id) == ChecklistVersion.checklist_id)
         .where(Checklist.slug == slug, ChecklistVersion.version == version)
     ).one()
     auditor = people[spec["auditors"][0]]
@@ -91,7 +103,7 @@ def _assessment(
         auditor,
         subcontractor_id=companies[spec["subcontractor"]].id,
         checklist_version_id=row.id,
-        auditor_ids=[people[e].id for e in spec["auditors"]],
+        auditor_ids=[id_of(people[e]) for e in spec["auditors"]],
         reviewer_id=reviewer.id,
         period_start=_date(period[0]),
         period_end=_date(period[1]),

@@ -14,18 +14,18 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ..models import TOKEN_SCOPES, ApiToken, User, utcnow
-from . import Conflict, Forbidden, NotFound, ServiceError, events
+from .. import policies
+from ..limits import TOKEN_EXPIRY_DAYS_MAX, TOKEN_NAME_MAX
+from ..models import ApiToken, User, id_of, table_of, utcnow
+from ..vocabulary import TokenScope, values
+from . import Conflict, Forbidden, NotFound, Problems, ServiceError, events
 
 SECRET_PREFIX = "kansa_"
 DISPLAY_CHARS = 12  # the stored ``prefix``: enough to tell tokens apart, useless to an attacker
-MAX_NAME = 120
-MAX_EXPIRY_DAYS = 3650
 # last_used_at is written at most once per this interval, not on every request
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-_RANK = {scope: rank for rank, scope in enumerate(TOKEN_SCOPES)}
 
 
 class InvalidToken(ServiceError):
@@ -44,11 +44,6 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def scope_allows(scope: str, required: str) -> bool:
-    """Whether a token of ``scope`` may call an endpoint that needs ``required``."""
-    return _RANK.get(scope, -1) >= _RANK[required]
-
-
 def state(token: ApiToken, now: datetime | None = None) -> str:
     """``active``, ``expired`` or ``revoked``."""
     now = now or utcnow()
@@ -59,12 +54,17 @@ def state(token: ApiToken, now: datetime | None = None) -> str:
     return "active"
 
 
-def _check_expiry(days: int | None) -> None:
+def _check_expiry(problems: Problems, days: int | None) -> None:
     if days is None:
         return
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise ServiceError(
-            f"expiry must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}", "expires_days"
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not 1 <= days <= TOKEN_EXPIRY_DAYS_MAX
+    ):
+        problems.add(
+            "expires_days",
+            f"expiry must be a whole number of days from 1 to {TOKEN_EXPIRY_DAYS_MAX}",
         )
 
 
@@ -83,24 +83,26 @@ def create(
     ``actor`` is who asks (the owner on the web page, None for the command line, recorded as
     ``actor_label``); only the owner or an admin may create a token for an account.
     """
-    if actor is not None and actor.id != owner.id and actor.role != "admin":
+    if actor is not None and not policies.may_manage_tokens_of(actor, owner.id):
         raise Forbidden("you may only create tokens for your own account")
+    problems = Problems()
     if not owner.active:
-        raise ServiceError(f"{owner.email} is deactivated: it cannot hold tokens", "email")
+        problems.add("email", f"{owner.email} is deactivated: it cannot hold tokens")
     name = (name or "").strip()
     if not name:
-        raise ServiceError("give the token a name, such as the system that will use it", "name")
-    if len(name) > MAX_NAME:
-        raise ServiceError(f"the name is over {MAX_NAME} characters", "name")
-    if scope not in TOKEN_SCOPES:
-        raise ServiceError(
-            f"unknown scope {scope!r}; scopes are {', '.join(TOKEN_SCOPES)}", "scope"
+        problems.add("name", "give the token a name, such as the system that will use it")
+    elif len(name) > TOKEN_NAME_MAX:
+        problems.add("name", f"the name is over {TOKEN_NAME_MAX} characters")
+    if scope not in values(TokenScope):
+        problems.add(
+            "scope", f"unknown scope {scope!r}; scopes are {', '.join(values(TokenScope))}"
         )
-    _check_expiry(expires_days)
+    _check_expiry(problems, expires_days)
+    problems.check()
     now = utcnow()
     secret = new_secret()
     token = ApiToken(
-        user_id=owner.id,
+        user_id=id_of(owner),
         name=name,
         prefix=secret[:DISPLAY_CHARS],
         token_hash=hash_secret(secret),
@@ -150,13 +152,21 @@ def find(session: Session, key: str) -> ApiToken:
     return rows[0]
 
 
+def get_own(session: Session, user: User, token_id: int) -> ApiToken:
+    """One of ``user``'s own tokens; anyone else's is answered as if it did not exist (404)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"you have no API token {token_id}")
+    return token
+
+
 def for_user(session: Session, user: User) -> list[ApiToken]:
     """The user's tokens, newest first."""
     return list(
         session.exec(
             select(ApiToken)
             .where(ApiToken.user_id == user.id)
-            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+            .order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
         ).all()
     )
 
@@ -166,8 +176,8 @@ def all_tokens(session: Session) -> list[tuple[ApiToken, str]]:
     return list(
         session.exec(
             select(ApiToken, User.email)
-            .join(User, User.id == ApiToken.user_id)
-            .order_by(User.email, ApiToken.created_at.desc(), ApiToken.id.desc())
+            .join(User, col(User.id) == ApiToken.user_id)
+            .order_by(User.email, col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
         ).all()
     )
 
@@ -176,7 +186,7 @@ def revoke(
     session: Session, actor: User | None, token: ApiToken, actor_label: str | None = None
 ) -> ApiToken:
     """Revoke a token at once; its owner or an admin may (``actor`` None: the command line)."""
-    if actor is not None and actor.id != token.user_id and actor.role != "admin":
+    if actor is not None and not policies.may_manage_tokens_of(actor, token.user_id):
         raise Forbidden("you may only revoke your own tokens")
     if token.revoked_at is not None:
         raise Conflict(f"token {token.prefix}… was already revoked")
@@ -206,7 +216,7 @@ def authenticate(session: Session, secret: str) -> tuple[ApiToken, User]:
         raise InvalidToken("the bearer token is not a Kansa API token")
     row = session.exec(
         select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
+        .join(User, col(User.id) == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_secret(secret))
     ).first()
     if row is None:
@@ -224,7 +234,7 @@ def authenticate(session: Session, secret: str) -> tuple[ApiToken, User]:
     if not user.active:
         raise InvalidToken(f"the account {user.email} is deactivated")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        table = ApiToken.__table__
+        table = table_of(ApiToken)
         session.execute(
             sa.update(table)
             .where(

@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import ROLES, LoginAttempt, User, utcnow
-from . import Conflict, ServiceError, events
+from .. import policies
+from ..limits import (
+    EMAIL_MAX,
+    PASSWORD_MIN,
+    PERSON_NAME_MAX,
+    SIGN_IN_FAILURES_PER_ACCOUNT,
+    SIGN_IN_FAILURES_PER_ADDRESS,
+    SIGN_IN_WINDOW_MINUTES,
+)
+from ..models import LoginAttempt, User, utcnow
+from ..vocabulary import Role, values
+from . import Forbidden, NotFound, Problems, events
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 12
-# A fixed hash to compare against when the account does not exist, so both paths cost the same.
-_DUMMY_HASH = generate_password_hash("kansa-timing-equaliser")
+#: Werkzeug's scrypt: salted and memory-hard. Tests pass a cheaper method (PASSWORD_HASH_METHOD).
+DEFAULT_HASH_METHOD = "scrypt"
 
 
-def hash_password(password: str) -> str:
-    """Hash with scrypt (salted, memory-hard) unless PASSWORD_HASH_METHOD says otherwise."""
-    from flask import current_app, has_app_context
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    """A fixed hash to check when there is no such account, made with the accounts' method,
+    so that an unknown e-mail costs what a wrong password does."""
+    return generate_password_hash("kansa-timing-equaliser", method=method)
 
-    method = "scrypt"
-    if has_app_context():
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+
+def hash_password(password: str, method: str = DEFAULT_HASH_METHOD) -> str:
+    """Hash a password with ``method`` (scrypt unless the caller's configuration says otherwise)."""
     return generate_password_hash(password, method=method)
 
 
@@ -38,22 +52,33 @@ def create_user(
     role: str,
     name: str | None = None,
     actor: User | None = None,
+    *,
+    hash_method: str = DEFAULT_HASH_METHOD,
 ) -> User:
-    """Create an account; refuses a bad e-mail, unknown role, short password or duplicate."""
+    """Create an account; refuses a bad e-mail, unknown role, short password or duplicate.
+
+    ``actor`` is the admin who asks (None for the command line and demo data). Every problem is
+    reported at once; a taken e-mail alone is a 409.
+    """
+    if actor is not None and not policies.may_manage_users(actor):
+        raise Forbidden("only admins manage users")
     email = normalise_email(email)
-    if not EMAIL.match(email) or len(email) > 254:
-        raise ServiceError(f"{email!r} is not a valid e-mail address", "email")
-    if role not in ROLES:
-        raise ServiceError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", "role")
-    if len(password) < MIN_PASSWORD:
-        raise ServiceError(f"the password needs at least {MIN_PASSWORD} characters", "password")
-    if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise Conflict(f"a user with e-mail {email} already exists", "email")
+    problems = Problems()
+    if not EMAIL.match(email) or len(email) > EMAIL_MAX:
+        problems.add("email", f"{email!r} is not a valid e-mail address")
+    elif session.exec(select(User.id).where(User.email == email)).first() is not None:
+        problems.add("email", f"a user with e-mail {email} already exists", "taken")
+    _check_role(problems, role)
+    if len(password) < PASSWORD_MIN:
+        problems.add("password", f"the password needs at least {PASSWORD_MIN} characters")
+    if name is not None and len(name.strip()) > PERSON_NAME_MAX:
+        problems.add("name", f"the name is over {PERSON_NAME_MAX} characters")
+    problems.check()
     user = User(
         email=email,
-        name=(name or email.split("@")[0]).strip()[:120],
+        name=(name or "").strip() or email.split("@")[0][:PERSON_NAME_MAX],
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, hash_method),
     )
     session.add(user)
     session.flush()
@@ -63,11 +88,17 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, or None (same cost either way)."""
+def authenticate(
+    session: Session, email: str, password: str, *, hash_method: str = DEFAULT_HASH_METHOD
+) -> User | None:
+    """The active user with this e-mail and password, or None.
+
+    Either way costs one password check with ``hash_method``, the method accounts are hashed
+    with, so the time taken does not tell whether the account exists.
+    """
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(hash_method), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None
@@ -77,19 +108,47 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def count_users(session: Session) -> int:
+    """How many accounts there are."""
     return session.exec(select(func.count()).select_from(User)).one()
+
+
+def get(session: Session, user_id: int) -> User:
+    """The account with this id; ``NotFound`` when there is none."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+def by_email(session: Session, email: str) -> User | None:
+    """The account with this e-mail address (as typed, any case), if there is one."""
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def directory() -> Any:
+    """A SELECT of every account by e-mail, for the administration list."""
+    return select(User).order_by(col(User.email), col(User.id))
+
+
+def active_people(session: Session) -> list[User]:
+    """Every active account, by name: the people who can be chosen for an assessment."""
+    return list(session.exec(select(User).where(User.active).order_by(User.name)).all())
+
+
+def _check_role(problems: Problems, role: str) -> None:
+    if role not in values(Role):
+        problems.add("role", f"unknown role {role!r}; roles are {', '.join(values(Role))}")
 
 
 def change_user(session: Session, actor: User, user: User, *, role: str, active: bool) -> User:
     """Change a user's role or active flag (admins only; never locks the admin out)."""
-    if actor.role != "admin":
-        from . import Forbidden
-
+    if not policies.may_manage_users(actor):
         raise Forbidden("only admins manage users")
-    if role not in ROLES:
-        raise ServiceError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", "role")
-    if user.id == actor.id and (role != "admin" or not active):
-        raise ServiceError("you cannot remove your own admin access", "role")
+    problems = Problems()
+    _check_role(problems, role)
+    if user.id == actor.id and (role != Role.ADMIN or not active):
+        problems.add("role", "you cannot remove your own admin access")
+    problems.check()
     before = {"role": user.role, "active": user.active}
     user.role, user.active = role, active
     session.add(user)
@@ -100,9 +159,7 @@ def change_user(session: Session, actor: User, user: User, *, role: str, active:
 
 
 # Sign-in throttling: failures counted over a sliding window, per account and per address.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
+THROTTLE_WINDOW = timedelta(minutes=SIGN_IN_WINDOW_MINUTES)
 
 
 def sign_in_refusal(session: Session, email: str, address: str) -> str | None:
@@ -111,19 +168,19 @@ def sign_in_refusal(session: Session, email: str, address: str) -> str | None:
     since = utcnow() - THROTTLE_WINDOW
     last_success = session.exec(
         select(func.max(LoginAttempt.attempted_at)).where(
-            LoginAttempt.email == email, LoginAttempt.succeeded
+            LoginAttempt.email == email, col(LoginAttempt.succeeded).is_(True)
         )
     ).one()
     account_since = max(since, last_success) if last_success else since
     by_account = session.exec(
         select(func.count()).where(
             LoginAttempt.email == email,
-            LoginAttempt.succeeded.is_(False),
+            col(LoginAttempt.succeeded).is_(False),
             LoginAttempt.attempted_at > account_since,
         )
     ).one()
     minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-    if by_account >= MAX_FAILURES_PER_ACCOUNT:
+    if by_account >= SIGN_IN_FAILURES_PER_ACCOUNT:
         return (
             f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
             "or ask an administrator to check the account."
@@ -131,16 +188,55 @@ def sign_in_refusal(session: Session, email: str, address: str) -> str | None:
     by_address = session.exec(
         select(func.count()).where(
             LoginAttempt.address == address,
-            LoginAttempt.succeeded.is_(False),
+            col(LoginAttempt.succeeded).is_(False),
             LoginAttempt.attempted_at > since,
         )
     ).one()
-    if by_address >= MAX_FAILURES_PER_ADDRESS:
+    if by_address >= SIGN_IN_FAILURES_PER_ADDRESS:
         return f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
     return None
 
 
 def record_attempt(session: Session, email: str, address: str, succeeded: bool) -> None:
+    """Note a sign-in attempt, for the throttle (the caller commits)."""
     session.add(
-        LoginAttempt(email=normalise_email(email)[:254], address=address[:64], succeeded=succeeded)
+        LoginAttempt(
+            email=normalise_email(email)[:EMAIL_MAX], address=address[:64], succeeded=succeeded
+        )
     )
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in: the user, or why not (``throttled`` when refused for too many)."""
+
+    user: User | None
+    refusal: str | None = None
+    throttled: bool = False
+
+
+def sign_in(
+    session: Session,
+    email: str,
+    password: str,
+    address: str,
+    *,
+    hash_method: str = DEFAULT_HASH_METHOD,
+) -> SignIn:
+    """Check a password sign-in against the throttle and the account, and note the attempt.
+
+    Commits the attempt (and the sign-in event), so the throttle counts it across workers.
+    ``hash_method`` is the configured one accounts are hashed with (see ``authenticate``).
+    """
+    refusal = sign_in_refusal(session, email, address)
+    if refusal:
+        return SignIn(None, refusal, throttled=True)
+    user = authenticate(session, email, password, hash_method=hash_method)
+    if user is None:
+        session.rollback()
+        record_attempt(session, email, address, succeeded=False)
+        session.commit()
+        return SignIn(None, "E-mail or password is not correct.")
+    record_attempt(session, email, address, succeeded=True)
+    session.commit()
+    return SignIn(user)

@@ -32,10 +32,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ..models import WEBHOOK_EVENTS, User, Webhook, WebhookDelivery, utcnow
-from . import Forbidden, NotFound, ServiceError
+from .. import policies
+from ..limits import DESCRIPTION_MAX, WEBHOOK_SECRET_MAX, WEBHOOK_SECRET_MIN, WEBHOOK_URL_MAX
+from ..models import User, Webhook, WebhookDelivery, id_of, rows_affected, table_of, utcnow
+from ..vocabulary import DeliveryState, WebhookEvent, values
+from . import Conflict, Forbidden, NotFound, Problems
 
 MAX_ATTEMPTS = 8
 BASE_DELAY = 30  # seconds before the first retry; doubles each time
@@ -48,30 +51,42 @@ USER_AGENT = "Kansa-Webhooks/1"
 # ------------------------------------------------------------------------------ registering
 
 
-def _require_admin(actor: User) -> None:
-    if actor.role != "admin":
+def require_admin(actor: User) -> None:
+    """Refuse (403) anyone who may not manage webhooks."""
+    if not policies.may_manage_webhooks(actor):
         raise Forbidden("only admins manage webhooks")
 
 
-def _validate(url: str, secret: str, events: Iterable[str]) -> tuple[str, str, list[str]]:
+def _validate(
+    url: str, secret: str, events: Iterable[str], description: str
+) -> tuple[str, str, list[str], str]:
+    problems = Problems()
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ServiceError("the URL must be an absolute http:// or https:// address", "url")
-    if len(url) > 2000:
-        raise ServiceError("the URL is over 2,000 characters", "url")
+        problems.add("url", "the URL must be an absolute http:// or https:// address")
+    if len(url) > WEBHOOK_URL_MAX:
+        problems.add("url", f"the URL is over {WEBHOOK_URL_MAX:,} characters")
     secret = secret or ""
-    if not 16 <= len(secret) <= 200:
-        raise ServiceError("the secret must be 16 to 200 characters", "secret")
+    if not WEBHOOK_SECRET_MIN <= len(secret) <= WEBHOOK_SECRET_MAX:
+        problems.add(
+            "secret",
+            f"the secret must be {WEBHOOK_SECRET_MIN} to {WEBHOOK_SECRET_MAX} characters",
+        )
     chosen = sorted(set(events or ()))
     if not chosen:
-        raise ServiceError("choose at least one event", "events")
-    unknown = [e for e in chosen if e not in WEBHOOK_EVENTS]
-    if unknown:
-        raise ServiceError(
-            f"unknown event {unknown[0]!r}; events are {', '.join(WEBHOOK_EVENTS)}", "events"
-        )
-    return url, secret, chosen
+        problems.add("events", "choose at least one event")
+    for event in chosen:
+        if event not in values(WebhookEvent):
+            problems.add(
+                "events",
+                f"unknown event {event!r}; events are {', '.join(values(WebhookEvent))}",
+            )
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        problems.add("description", f"the description is over {DESCRIPTION_MAX} characters")
+    problems.check()
+    return url, secret, chosen, description
 
 
 def register(
@@ -86,13 +101,13 @@ def register(
     """Register a webhook (admins only)."""
     from . import events as audit_events
 
-    _require_admin(actor)
-    url, secret, chosen = _validate(url, secret, events)
+    require_admin(actor)
+    url, secret, chosen, description = _validate(url, secret, events, description)
     hook = Webhook(
         url=url,
         secret=secret,
         events=chosen,
-        description=(description or "").strip()[:200],
+        description=description,
         created_by_id=actor.id,
     )
     session.add(hook)
@@ -112,7 +127,7 @@ def set_active(session: Session, actor: User, hook_id: int, active: bool) -> Web
     """Pause or resume a webhook; paused ones get no new deliveries."""
     from . import events as audit_events
 
-    _require_admin(actor)
+    require_admin(actor)
     hook = session.get(Webhook, hook_id)
     if hook is None:
         raise NotFound(f"no webhook {hook_id}")
@@ -133,13 +148,13 @@ def set_active(session: Session, actor: User, hook_id: int, active: bool) -> Web
 
 def retry(session: Session, actor: User, delivery_id: int) -> WebhookDelivery:
     """Send a failed delivery again from the start (admins only)."""
-    _require_admin(actor)
+    require_admin(actor)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
-    if delivery.state == "delivered":
-        raise ServiceError("this delivery already succeeded")
-    delivery.state, delivery.attempts = "pending", 0
+    if delivery.state == DeliveryState.DELIVERED:
+        raise Conflict("this delivery already succeeded")
+    delivery.state, delivery.attempts = DeliveryState.PENDING, 0
     delivery.next_attempt_at, delivery.locked_until = utcnow(), None
     session.add(delivery)
     return delivery
@@ -150,7 +165,7 @@ def retry(session: Session, actor: User, delivery_id: int) -> WebhookDelivery:
 
 def enqueue(session: Session, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """Add a delivery for every active webhook that wants ``event``, in the caller's transaction."""
-    if event not in WEBHOOK_EVENTS:
+    if event not in values(WebhookEvent):
         raise ValueError(f"unknown webhook event {event!r}")
     hooks = session.exec(select(Webhook).where(Webhook.active)).all()
     made = []
@@ -161,7 +176,7 @@ def enqueue(session: Session, event: str, data: dict[str, Any]) -> list[WebhookD
         delivery_id = str(uuid.uuid4())
         delivery = WebhookDelivery(
             delivery_id=delivery_id,
-            webhook_id=hook.id,
+            webhook_id=id_of(hook),
             event=event,
             payload={
                 "id": delivery_id,
@@ -211,9 +226,9 @@ def worker_name() -> str:
 def claim(session: Session, worker: str, batch: int = 10) -> list[int]:
     """Take up to ``batch`` due deliveries for ``worker``; no row is ever held by two workers."""
     now = utcnow()
-    table = WebhookDelivery.__table__
+    table = table_of(WebhookDelivery)
     due = sa.and_(
-        table.c.state == "pending",
+        table.c.state == DeliveryState.PENDING,
         table.c.next_attempt_at <= now,
         sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now),
     )
@@ -228,7 +243,7 @@ def claim(session: Session, worker: str, batch: int = 10) -> list[int]:
             .where(table.c.id == row_id, due)
             .values(locked_by=worker, locked_until=now + LEASE)
         )
-        if result.rowcount == 1:
+        if rows_affected(result) == 1:
             claimed.append(row_id)
     session.commit()
     return claimed
@@ -277,8 +292,11 @@ def deliver(
     """Send one claimed delivery and record the outcome."""
     # the claim was a bulk UPDATE: read the row afresh, not from the session's identity map
     delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
     hook = session.get(Webhook, delivery.webhook_id)
-    if delivery.locked_by != worker or delivery.state != "pending":
+    assert hook is not None  # a foreign key
+    if delivery.locked_by != worker or delivery.state != DeliveryState.PENDING:
         return delivery  # someone else's, or finished meanwhile
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     headers = {
@@ -294,9 +312,9 @@ def deliver(
     delivery.last_status, delivery.last_error = outcome.status, outcome.error
     delivery.locked_by, delivery.locked_until = None, None
     if outcome.ok:
-        delivery.state, delivery.delivered_at = "delivered", now
+        delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
     elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.state = "failed"
+        delivery.state = DeliveryState.FAILED
     else:
         delivery.next_attempt_at = now + backoff(delivery.attempts)
     session.add(delivery)
@@ -314,20 +332,35 @@ def run_once(session: Session, worker: str | None = None, batch: int = 10) -> in
 
 
 def recent_deliveries(session: Session, limit: int = 50) -> list[tuple[WebhookDelivery, str]]:
-    return list(
-        session.exec(
-            select(WebhookDelivery, Webhook.url)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .order_by(WebhookDelivery.id.desc())
-            .limit(limit)
-        ).all()
-    )
+    """The latest deliveries with their webhook's URL, newest first."""
+    rows = session.exec(
+        select(WebhookDelivery, Webhook.url)
+        .join(Webhook, col(Webhook.id) == WebhookDelivery.webhook_id)
+        .order_by(col(WebhookDelivery.id).desc())
+        .limit(limit)
+    ).all()
+    return [(delivery, url) for delivery, url in rows]
 
 
 def next_due(session: Session) -> datetime | None:
     """When the next pending delivery falls due (for the worker's sleep)."""
     return session.exec(
         select(sa.func.min(WebhookDelivery.next_attempt_at)).where(
-            WebhookDelivery.state == "pending"
+            WebhookDelivery.state == DeliveryState.PENDING
         )
     ).one()
+
+
+def all_webhooks(session: Session) -> list[Webhook]:
+    """Every registered webhook, oldest first."""
+    return list(session.exec(select(Webhook).order_by(col(Webhook.id))).all())
+
+
+def deliveries(webhook_id: int | None = None, state: str | None = None) -> Any:
+    """A SELECT of deliveries, newest first, optionally of one webhook or in one state."""
+    statement = select(WebhookDelivery)
+    if webhook_id is not None:
+        statement = statement.where(WebhookDelivery.webhook_id == webhook_id)
+    if state is not None:
+        statement = statement.where(WebhookDelivery.state == state)
+    return statement.order_by(col(WebhookDelivery.id).desc())

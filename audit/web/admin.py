@@ -2,86 +2,75 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from sqlmodel import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length
 
+from .. import policies
 from ..extensions import db
-from ..models import ROLES, User
 from ..services import ServiceError
 from ..services import users as svc
-from .helpers import form_errors_from, paginate, roles_required
+from ..vocabulary import Role
+from .helpers import allowed_by, me, paginate, submit_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+ROLE_CHOICES = [SelectChoice(r.value, r.value) for r in Role]
+
 
 class NewUserForm(FlaskForm):
-    email = EmailField(
-        "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254)]
-    )
-    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=120)])
-    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES])
-    password = PasswordField(
-        "Initial password",
-        validators=[
-            DataRequired("Enter a password."),
-            Length(min=svc.MIN_PASSWORD, max=1024, message="Use at least 12 characters."),
-        ],
-    )
+    email = EmailField("E-mail")
+    name = StringField("Name")
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+    password = PasswordField("Initial password")
 
 
 class ChangeUserForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES])
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
     active = BooleanField("Active")
 
 
 @bp.route("/users", methods=["GET", "POST"])
-@roles_required("admin")
+@allowed_by(policies.may_manage_users)
 def users() -> str | Response | tuple[str, int]:
-    session = db.session
     form = NewUserForm()
-    if form.validate_on_submit():
-        try:
-            user = svc.create_user(
-                session,
-                form.email.data,
-                form.password.data,
-                form.role.data,
-                form.name.data,
-                actor=current_user,
-            )
-            session.commit()
-        except ServiceError as exc:
-            session.rollback()
-            form_errors_from(exc, form)
-        else:
-            flash(f"User {user.email} created as {user.role}.", "info")
-            return redirect(url_for("admin.users"))
-    page = paginate(session, select(User).order_by(User.email))
-    code = 400 if request.method == "POST" else 200
-    return render_template("admin/users.html", form=form, page=page, change=ChangeUserForm), code
+    user, code = submit_form(
+        form,
+        lambda: svc.create_user(
+            db.session,
+            form.email.data or "",
+            form.password.data or "",
+            form.role.data or "",
+            form.name.data or None,
+            actor=me(),
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+        ),
+    )
+    if user is not None:
+        flash(f"User {user.email} created as {user.role}.", "info")
+        return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/users.html", form=form, page=paginate(svc.directory()), change=ChangeUserForm
+    ), code
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"])
-@roles_required("admin")
+@allowed_by(policies.may_manage_users)
 def change(user_id: int) -> Response:
     session = db.session
-    user = session.get(User, user_id)
-    if user is None:
-        abort(404, f"There is no user {user_id}.")
+    user = svc.get(session, user_id)
     form = ChangeUserForm()
     if not form.validate_on_submit():
-        abort(400, "Choose a valid role.")
+        abort(400, "The form was incomplete; reload the page and try again.")
     try:
-        svc.change_user(session, current_user, user, role=form.role.data, active=form.active.data)
+        svc.change_user(session, me(), user, role=form.role.data or "", active=form.active.data)
         session.commit()
     except ServiceError as exc:
         session.rollback()
+        if not exc.problems:
+            raise
         flash(f"Not changed: {exc.message}.", "error")
     else:
         flash(f"{user.email} is now {user.role}{'' if user.active else ' (inactive)'}.", "info")

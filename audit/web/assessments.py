@@ -1,7 +1,14 @@
-"""Assessment pages: list, create, answer section by section, evidence, submit and review."""
+"""Assessment pages: list, create, answer section by section, evidence, submit and review.
+
+Every decision (who may change an assessment, which answers an item allows, what keeps it from
+submission) is the service's; these views read the form, call the service and show its answer.
+A refusal that names fields or items re-renders the page with each message in its place and
+the service's status; any other refusal (403, 404, 409) is the error page with that status.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from flask import (
@@ -15,10 +22,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_
-from sqlmodel import select
 from werkzeug.wrappers import Response
 from wtforms import (
     DateField,
@@ -30,26 +35,23 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import rules
+from .. import policies
 from ..extensions import db
-from ..models import (
-    STATES,
-    Assessment,
-    AssessmentAuditor,
-    Checklist,
-    ChecklistVersion,
-    Finding,
-    Subcontractor,
-    User,
-)
+from ..models import Assessment
 from ..security import attachment
-from ..services import ServiceError, events
+from ..services import ServiceError, exports, worklists
 from ..services import assessments as svc
+from ..services import checklists as checklist_service
 from ..services import evidence as evidence_svc
-from .helpers import form_errors_from, paginate, roles_required
+from ..services import findings as finding_service
+from ..services import users as user_service
+from ..services.subcontractors import register
+from ..services.workspace import workspace
+from ..vocabulary import AssessmentState
+from .helpers import allowed_by, me, paginate, sentence, submit_form
 
 bp = Blueprint("assessments", __name__)
 
@@ -63,16 +65,16 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class NewAssessmentForm(FlaskForm):
-    subcontractor_id = SelectField("Subcontractor", coerce=int, validators=[InputRequired()])
-    checklist_version_id = SelectField(
-        "Checklist version", coerce=int, validators=[InputRequired()]
-    )
-    auditor_ids = MultiCheckboxField("Auditors", coerce=int)
-    reviewer_id = SelectField("Reviewer", coerce=int, validators=[InputRequired()])
-    title = StringField("Title", validators=[Optional(), Length(max=200)])
+    """What a new assessment needs; the service decides what is valid."""
+
+    subcontractor_id = SelectField("Subcontractor", coerce=int, validate_choice=False)
+    checklist_version_id = SelectField("Checklist version", coerce=int, validate_choice=False)
+    auditor_ids = MultiCheckboxField("Auditors", coerce=int, validate_choice=False)
+    reviewer_id = SelectField("Reviewer", coerce=int, validate_choice=False)
+    title = StringField("Title")
     period_start = DateField("Period from", validators=[Optional()])
     period_end = DateField("Period to", validators=[Optional()])
-    due_date = DateField("Due date", validators=[DataRequired("Give a due date.")])
+    due_date = DateField("Due date", validators=[Optional()])
 
 
 class RevisionForm(FlaskForm):
@@ -83,7 +85,7 @@ class RevisionForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     revision = HiddenField(validators=[InputRequired()])
-    comment = TextAreaField("Comment", validators=[Length(max=10_000)])
+    comment = TextAreaField("Comment")
 
 
 class EvidenceForm(FlaskForm):
@@ -94,19 +96,14 @@ class EvidenceForm(FlaskForm):
 
 
 def _load(assessment_id: int) -> Assessment:
-    assessment = db.session.get(Assessment, assessment_id)
-    if assessment is None:
-        abort(404, f"There is no assessment {assessment_id}.")
-    if not svc.can_view(current_user, assessment):
-        abort(403)
-    return assessment
+    """The assessment, if the signed-in user may read it (404, 403 otherwise)."""
+    return svc.get_for(db.session, me(), assessment_id)
 
 
-def _editable(assessment_id: int, refusal: str) -> Assessment:
-    """The assessment, if the signed-in user may change it now (else 403 with ``refusal``)."""
+def _editable(assessment_id: int) -> Assessment:
+    """The assessment, if the signed-in user may change it now (else the service's 409 or 403)."""
     assessment = _load(assessment_id)
-    if not svc.can_edit(db.session, current_user, assessment):
-        abort(403, refusal)
+    svc.require_edit(db.session, me(), assessment)
     return assessment
 
 
@@ -122,48 +119,22 @@ def _revision(raw: str | None) -> int | None:
 
 
 def _context(assessment: Assessment, **extra: Any) -> dict[str, Any]:
-    """Everything the assessment page shows, in a fixed number of queries."""
-    session = db.session
-    checklist = svc.definition(session, assessment)
-    stored = svc.answers_by_ref(session, assessment)
-    result = rules.score(checklist, {ref: a.status for ref, a in stored.items()})
-    subcontractor = session.get(Subcontractor, assessment.subcontractor_id)
-    version = session.get(ChecklistVersion, assessment.checklist_version_id)
-    auditors = session.exec(
-        select(User)
-        .join(AssessmentAuditor, AssessmentAuditor.user_id == User.id)
-        .where(AssessmentAuditor.assessment_id == assessment.id)
-        .order_by(User.name)
-    ).all()
-    reviewer = session.get(User, assessment.reviewer_id) if assessment.reviewer_id else None
-    files: dict[str | None, list] = {}
-    for evidence, ref in evidence_svc.for_assessment(session, assessment):
-        files.setdefault(ref, []).append(evidence)
+    """Everything the assessment page shows: the service's workspace and the page's choices."""
+    space = workspace(db.session, me(), assessment)
+    context = {f.name: getattr(space, f.name) for f in fields(space)}
+    checklist = space.checklist
     refs = [s.ref for s in checklist.sections]
     wanted = request.args.get("section") or extra.pop("section", None)
     section = next((s for s in checklist.sections if s.ref == wanted), checklist.sections[0])
-    lang = "ja" if request.args.get("lang") == "ja" else "en"
     return {
-        "assessment": assessment,
-        "checklist": checklist,
-        "version": version,
-        "subcontractor": subcontractor,
-        "auditors": auditors,
-        "reviewer": reviewer,
-        "answers": {ref: (a.status, a.comment) for ref, a in stored.items()},
-        "result": result,
+        **context,
         "section": section,
-        "section_scores": {s.ref: s for s in result.sections},
+        "section_scores": space.section_scores,
         "next_section": refs[refs.index(section.ref) + 1] if section.ref != refs[-1] else None,
-        "files": files,
-        "can_edit": svc.can_edit(session, current_user, assessment),
-        "can_review": assessment.state == "submitted"
-        and svc.can_review(session, current_user, assessment),
         "form": RevisionForm(revision=assessment.revision),
         "evidence_form": EvidenceForm(),
-        "lang": lang,
+        "lang": "ja" if request.args.get("lang") == "ja" else "en",
         "max_mb": current_app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024),
-        "events": events.for_assessment(session, assessment.id, limit=20),
         **extra,
     }
 
@@ -177,90 +148,60 @@ def list_() -> str:
     state = request.args.get("state", "")
     mine = request.args.get("mine") == "1"
     q = request.args.get("q", "").strip()
-    statement = (
-        select(Assessment, Subcontractor.name, ChecklistVersion.title_en, ChecklistVersion.version)
-        .join(Subcontractor, Subcontractor.id == Assessment.subcontractor_id)
-        .join(ChecklistVersion, ChecklistVersion.id == Assessment.checklist_version_id)
+    filters = worklists.AssessmentFilters(
+        state=state if state in {s.value for s in AssessmentState} else None,
+        q=q or None,
+        mine_of=me().id if mine else None,
     )
-    if state in STATES:
-        statement = statement.where(Assessment.state == state)
-    if mine:
-        mine_ids = select(AssessmentAuditor.assessment_id).where(
-            AssessmentAuditor.user_id == current_user.id
-        )
-        statement = statement.where(
-            or_(Assessment.id.in_(mine_ids), Assessment.reviewer_id == current_user.id)
-        )
-    if q:
-        like = f"%{q.lower()}%"
-        statement = statement.where(
-            or_(func.lower(Assessment.title).like(like), func.lower(Subcontractor.name).like(like))
-        )
-    statement = statement.order_by(
-        Assessment.due_date.is_(None), Assessment.due_date, Assessment.id.desc()
-    )
-    page = paginate(db.session, statement)
+    page = paginate(worklists.search(filters))
     return render_template(
-        "assessments/list.html", page=page, state=state, mine=mine, q=q, states=STATES
+        "assessments/list.html", page=page, state=state, mine=mine, q=q, states=AssessmentState
     )
 
 
-@bp.route("/assessments/new", methods=["GET", "POST"])
-@roles_required("admin", "auditor")
-def new() -> str | Response | tuple[str, int]:
+def _choices(form: NewAssessmentForm) -> None:
     session = db.session
-    form = NewAssessmentForm()
     form.subcontractor_id.choices = [
-        (s.id, s.name) for s in session.exec(select(Subcontractor).order_by(Subcontractor.name))
+        SelectChoice(row_id, name) for row_id, name in register.choices(session)
     ]
     form.checklist_version_id.choices = [
         SelectChoice(v.id, f"{v.title_en} {v.version} ({v.item_count} items)")
-        for c, v in session.exec(
-            select(Checklist, ChecklistVersion)
-            .join(ChecklistVersion, ChecklistVersion.checklist_id == Checklist.id)
-            .order_by(Checklist.slug, ChecklistVersion.sort_key.desc())
-        )
+        for v in checklist_service.version_choices(session)
     ]
-    people = session.exec(select(User).where(User.active).order_by(User.name)).all()
-    form.auditor_ids.choices = [
-        SelectChoice(u.id, u.name) for u in people if u.role in ("auditor", "admin")
-    ]
+    people = user_service.active_people(session)
+    form.auditor_ids.choices = [SelectChoice(u.id, u.name) for u in people if policies.may_audit(u)]
     form.reviewer_id.choices = [
-        SelectChoice(u.id, u.name) for u in people if u.role in ("reviewer", "admin")
+        SelectChoice(u.id, u.name) for u in people if policies.may_be_reviewer(u)
     ]
+
+
+@bp.route("/assessments/new", methods=["GET", "POST"])
+@allowed_by(policies.may_create_assessment)
+def new() -> str | Response | tuple[str, int]:
+    form = NewAssessmentForm()
+    _choices(form)
     if request.method == "GET":
         form.subcontractor_id.data = request.args.get("subcontractor_id", type=int)
-        if current_user.role == "auditor":
-            form.auditor_ids.data = [current_user.id]
-    if form.validate_on_submit():
-        if (
-            form.period_start.data
-            and form.period_end.data
-            and (form.period_end.data < form.period_start.data)
-        ):
-            form.period_end.errors.append("The period ends before it starts.")
-        else:
-            try:
-                assessment = svc.create(
-                    session,
-                    current_user,
-                    subcontractor_id=form.subcontractor_id.data,
-                    checklist_version_id=form.checklist_version_id.data,
-                    auditor_ids=form.auditor_ids.data or [],
-                    reviewer_id=form.reviewer_id.data,
-                    title=form.title.data or None,
-                    period_start=form.period_start.data,
-                    period_end=form.period_end.data,
-                    due_date=form.due_date.data,
-                )
-                session.commit()
-            except ServiceError as exc:
-                session.rollback()
-                form_errors_from(exc, form)
-            else:
-                flash("Assessment created. Answer the first section below.", "info")
-                return redirect(url_for("assessments.detail", assessment_id=assessment.id))
-    status = 400 if request.method == "POST" else 200
+        if policies.may_audit(me()):
+            form.auditor_ids.data = [me().id]
+    created, status = submit_form(
+        form,
+        lambda: svc.create(
+            db.session,
+            me(),
+            subcontractor_id=form.subcontractor_id.data,
+            checklist_version_id=form.checklist_version_id.data,
+            auditor_ids=form.auditor_ids.data or [],
+            reviewer_id=form.reviewer_id.data,
+            title=form.title.data or None,
+            period_start=form.period_start.data,
+            period_end=form.period_end.data,
+            due_date=form.due_date.data,
+        ),
+    )
+    if created is not None:
+        flash("Assessment created. Answer the first section below.", "info")
+        return redirect(url_for("assessments.detail", assessment_id=created.id))
     return render_template("assessments/new.html", form=form), status
 
 
@@ -278,9 +219,7 @@ def detail(assessment_id: int) -> str:
 def save_section(assessment_id: int, section_ref: str) -> Response | tuple[str, int]:
     """Save one section's answers; other sections are untouched."""
     session = db.session
-    assessment = _editable(
-        assessment_id, "You cannot change this assessment (not assigned, or no longer open)."
-    )
+    assessment = _editable(assessment_id)
     checklist = svc.definition(session, assessment)
     section = next((s for s in checklist.sections if s.ref == section_ref), None)
     if section is None:
@@ -288,66 +227,49 @@ def save_section(assessment_id: int, section_ref: str) -> Response | tuple[str, 
     form = _valid(RevisionForm())
     typed: dict[str, tuple[str | None, str]] = {}
     inputs: list[svc.AnswerInput] = []
-    errors: dict[str, str] = {}
     for item in section.items:
         status = request.form.get(f"answer-{item.ref}")
         comment = request.form.get(f"comment-{item.ref}", "")
         typed[item.ref] = (status or None, comment)
-        if status is None:
-            continue  # not sent: leave as it is
-        if status and status not in item.answers:
-            errors[item.ref] = f"Choose one of: {', '.join(item.answers)}."
-            continue
-        if len(comment) > 10_000:
-            errors[item.ref] = "The comment is over 10,000 characters."
-            continue
-        inputs.append(svc.AnswerInput(item.ref, status or None, comment))
-    message = None
-    if not errors:
-        try:
-            svc.save_answers(session, current_user, assessment, inputs, form.revision.data)
-            session.commit()
-        except svc.StaleRevision as exc:
-            session.rollback()
-            message, code = exc.message, 409
-        except ServiceError as exc:
-            session.rollback()
-            message, code = exc.message, exc.status
-        else:
-            target = request.form.get("then")
-            next_ref = target if target in {s.ref for s in checklist.sections} else section.ref
-            flash(f"Section {section.ref} saved.", "info")
-            return redirect(
-                url_for("assessments.detail", assessment_id=assessment.id, section=next_ref)
-            )
+        if status is not None:  # not sent: leave it as it is
+            inputs.append(svc.AnswerInput(item.ref, status or None, comment))
+    try:
+        svc.save_answers(session, me(), assessment, inputs, form.revision.data)
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        if not exc.problems:
+            raise
+        error = exc
     else:
-        message, code = "Some answers need correcting; nothing was saved.", 400
-    fresh = session.get(Assessment, assessment.id)
-    context = _context(fresh, section=section.ref, item_errors=errors, error=message)
+        target = request.form.get("then")
+        next_ref = target if target in {s.ref for s in checklist.sections} else section.ref
+        flash(f"Section {section.ref} saved.", "info")
+        return redirect(
+            url_for("assessments.detail", assessment_id=assessment.id, section=next_ref)
+        )
+    stale = isinstance(error, svc.StaleRevision)
+    fresh = svc.get(session, assessment.id or assessment_id)
+    item_errors = {ref: " ".join(messages) for ref, messages in error.by_field().items()}
+    message = error.message if stale else "Some answers need correcting; nothing was saved."
+    context = _context(fresh, section=section.ref, item_errors=item_errors, error=message)
     # keep what the user typed; after a stale refusal the form carries the current revision, so
     # saving again (having seen the message) deliberately replaces this section's answers
     context["answers"] = {**context["answers"], **typed}
-    context["form"] = RevisionForm(revision=fresh.revision if code == 409 else form.revision.data)
-    context["stale"] = code == 409
-    return render_template("assessments/detail.html", **context), code
+    context["form"] = RevisionForm(revision=fresh.revision if stale else form.revision.data)
+    context["stale"] = stale
+    return render_template("assessments/detail.html", **context), error.status
 
 
 @bp.route("/assessments/<int:assessment_id>/score-preview", methods=["POST"])
 @login_required
-def score_preview(assessment_id: int) -> Response | tuple[Response, int]:
+def score_preview(assessment_id: int) -> Response:
     """The live score for the stored answers overlaid with the ones on screen (stores nothing)."""
-    session = db.session
-    assessment = _load(assessment_id)
-    checklist = svc.definition(session, assessment)
-    answers = {ref: a.status for ref, a in svc.answers_by_ref(session, assessment).items()}
     overlay = request.get_json(silent=True) or {}
-    for ref, status in (overlay.get("answers") or {}).items():
-        if ref in checklist.item_index() and status in checklist.item(ref).answers:
-            answers[ref] = status
-    try:
-        result = rules.score(checklist, answers)
-    except ValueError as exc:
-        return jsonify({"error": str(exc)}), 422
+    answers = overlay.get("answers") if isinstance(overlay, dict) else None
+    result = svc.preview_score(
+        db.session, _load(assessment_id), answers if isinstance(answers, dict) else {}
+    )
     return jsonify(result.as_dict())
 
 
@@ -355,19 +277,16 @@ def score_preview(assessment_id: int) -> Response | tuple[Response, int]:
 @login_required
 def submit(assessment_id: int) -> Response | tuple[str, int]:
     session = db.session
-    assessment = _editable(assessment_id, "You cannot submit this assessment.")
+    assessment = _editable(assessment_id)
     form = _valid(RevisionForm())
     try:
-        svc.submit(session, current_user, assessment, form.revision.data)
+        svc.submit(session, me(), assessment, form.revision.data)
         session.commit()
-    except svc.NotReady as exc:
-        session.rollback()
-        context = _context(session.get(Assessment, assessment_id), problems=exc.problems)
-        context["error"] = exc.message
-        return render_template("assessments/detail.html", **context), 409
     except ServiceError as exc:
         session.rollback()
-        context = _context(session.get(Assessment, assessment_id), error=exc.message)
+        context = _context(svc.get(session, assessment_id), error=exc.message)
+        if isinstance(exc, svc.NotReady):
+            context["problems"] = exc.problems
         return render_template("assessments/detail.html", **context), exc.status
     flash("Submitted for review. The reviewer can now approve or return it.", "info")
     return redirect(url_for("assessments.detail", assessment_id=assessment.id))
@@ -383,58 +302,38 @@ def review(assessment_id: int) -> str:
     return render_template(
         "assessments/review.html",
         review_form=ReviewForm(revision=str(assessment.revision)),
-        findings=_findings(assessment),
+        findings=finding_service.of_assessment(db.session, assessment),
         **_context(assessment),
     )
-
-
-def _findings(assessment: Assessment) -> list[tuple[Finding, str]]:
-    from ..models import ChecklistItem
-
-    order = {s: i for i, s in enumerate(rules.SEVERITIES)}
-    rows = db.session.exec(
-        select(Finding, ChecklistItem.ref)
-        .join(ChecklistItem, ChecklistItem.id == Finding.item_id)
-        .where(Finding.assessment_id == assessment.id)
-    ).all()
-    return sorted(rows, key=lambda r: (not r[0].current, order[r[0].severity], r[1]))
 
 
 def _decide(assessment_id: int, decision: str) -> Response | tuple[str, int]:
     session = db.session
     assessment = _load(assessment_id)
-    if assessment.state != "submitted" or not svc.can_review(session, current_user, assessment):
-        abort(403, "Only the assigned reviewer, who is not one of its auditors, may review it.")
+    svc.require_review(session, me(), assessment)
     form = _valid(ReviewForm())
     try:
         if decision == "approve":
             svc.approve(
-                session,
-                current_user,
-                assessment,
-                _revision(form.revision.data),
-                form.comment.data or "",
+                session, me(), assessment, _revision(form.revision.data), form.comment.data or ""
             )
         else:
             svc.return_to_auditors(
-                session,
-                current_user,
-                assessment,
-                _revision(form.revision.data),
-                form.comment.data or "",
+                session, me(), assessment, _revision(form.revision.data), form.comment.data or ""
             )
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        fresh = session.get(Assessment, assessment_id)
-        if exc.field == "comment":
-            form.comment.errors = [exc.message[0].upper() + exc.message[1:] + "."]
+        fresh = svc.get(session, assessment_id)
+        comment_problems = exc.by_field().get("comment")
+        if comment_problems:
+            form.comment.errors = [sentence(m) for m in comment_problems]
         return render_template(
             "assessments/review.html",
             review_form=form,
-            findings=_findings(fresh),
+            findings=finding_service.of_assessment(session, fresh),
             **_context(fresh, error=exc.message),
-        ), (400 if exc.field == "comment" else exc.status)
+        ), exc.status
     flash(
         "Approved: the assessment is now frozen."
         if decision == "approve"
@@ -463,27 +362,28 @@ def return_(assessment_id: int) -> Response | tuple[str, int]:
 @login_required
 def upload_evidence(assessment_id: int) -> Response | tuple[str, int]:
     session = db.session
-    assessment = _editable(assessment_id, "You cannot add evidence to this assessment.")
+    assessment = _editable(assessment_id)
     form = _valid(EvidenceForm())
     upload = request.files.get("file")
     item_ref = form.item_ref.data or None
     section = request.form.get("section")
+    limit = current_app.config["MAX_EVIDENCE_BYTES"]
     try:
-        if upload is None or not upload.filename:
-            raise ServiceError("Choose a file to upload.", "file")
         evidence = evidence_svc.add(
             session,
-            current_user,
+            me(),
             assessment,
-            filename=upload.filename,
-            content_type=upload.mimetype,
-            data=upload.read(current_app.config["MAX_EVIDENCE_BYTES"] + 1),
-            max_bytes=current_app.config["MAX_EVIDENCE_BYTES"],
+            filename=upload.filename if upload is not None else None,
+            content_type=upload.mimetype if upload is not None else None,
+            data=upload.read(limit + 1) if upload is not None else b"",
+            max_bytes=limit,
             item_ref=item_ref,
         )
         session.commit()
     except ServiceError as exc:
         session.rollback()
+        if not exc.problems:
+            raise
         context = _context(assessment, section=section, error=f"Evidence not added: {exc.message}")
         return render_template("assessments/detail.html", **context), exc.status
     flash(f"Evidence {evidence.filename} added (SHA-256 {evidence.sha256[:12]}…).", "info")
@@ -496,11 +396,7 @@ def upload_evidence(assessment_id: int) -> Response | tuple[str, int]:
 @bp.route("/evidence/<int:evidence_id>/download")
 @login_required
 def download_evidence(evidence_id: int) -> Response:
-    try:
-        evidence, data = evidence_svc.content(db.session, evidence_id)
-    except ServiceError:
-        abort(404, f"There is no evidence file {evidence_id}.")
-    _load(evidence.assessment_id)
+    evidence, data = evidence_svc.content(db.session, me(), evidence_id)
     return attachment(data, evidence.content_type, evidence.filename)
 
 
@@ -510,8 +406,6 @@ def download_evidence(evidence_id: int) -> Response:
 @bp.route("/assessments/<int:assessment_id>/answers.csv")
 @login_required
 def export_csv(assessment_id: int) -> Response:
-    from ..services import exports
-
     assessment = _load(assessment_id)
     return attachment(
         exports.answers_csv(db.session, assessment),
@@ -523,8 +417,6 @@ def export_csv(assessment_id: int) -> Response:
 @bp.route("/assessments/<int:assessment_id>/oscal.json")
 @login_required
 def export_oscal(assessment_id: int) -> Response:
-    from ..services import exports
-
     assessment = _load(assessment_id)
     response = jsonify(exports.oscal_assessment_results(db.session, assessment))
     response.headers.set(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -12,6 +21,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
+from ..limits import EMAIL_MAX, PASSWORD_MAX
 from ..services import users
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -19,10 +29,10 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "E-mail", validators=[DataRequired("Enter your e-mail address."), Length(max=254)]
+        "E-mail", validators=[DataRequired("Enter your e-mail address."), Length(max=EMAIL_MAX)]
     )
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter your password."), Length(max=1024)]
+        "Password", validators=[DataRequired("Enter your password."), Length(max=PASSWORD_MAX)]
     )
 
 
@@ -37,32 +47,31 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
-    refused = False
+    status = 200
     if form.validate_on_submit():
-        address = request.remote_addr or "unknown"
-        refusal = users.sign_in_refusal(db.session, form.email.data, address)
-        user = (
-            None if refusal else users.authenticate(db.session, form.email.data, form.password.data)
+        outcome = users.sign_in(
+            db.session,
+            form.email.data or "",
+            form.password.data or "",
+            request.remote_addr or "unknown",
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
         )
-        if refusal:
-            refused = True
-            form.form_errors.append(refusal)
-        elif user is None:
-            db.session.rollback()
-            users.record_attempt(db.session, form.email.data, address, succeeded=False)
-            db.session.commit()
-            form.password.errors.append("E-mail or password is not correct.")
-        else:
-            users.record_attempt(db.session, form.email.data, address, succeeded=True)
-            db.session.commit()
+        if outcome.user is not None:
             session.clear()  # a new session on sign-in: nothing carried over from before
-            login_user(user)
+            login_user(outcome.user)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
-    status = 429 if refused else 400 if request.method == "POST" else 200
+        if outcome.throttled:
+            form.form_errors.append(outcome.refusal)
+            status = 429
+        else:
+            form.password.errors = [*form.password.errors, outcome.refusal]
+            status = 400
+    elif form.is_submitted():
+        status = 400
     return render_template("auth/login.html", form=form), status
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import login_required
 
 from ..checklists import FRAMEWORK_LABELS
 from ..extensions import db
 from ..services import checklists as service
-from ..services.subcontractors import zone
+from ..services.subcontractors.schedule import zone
 
 bp = Blueprint("checklists", __name__, url_prefix="/checklists")
 
@@ -35,7 +35,7 @@ def list_() -> str:
     return render_template(
         "checklists/list.html",
         checklists=grouped,
-        tz=zone(current_app.config.get("TIMEZONE")),
+        tz=zone(current_app.config["TIMEZONE"]),
     )
 
 
@@ -43,9 +43,7 @@ def list_() -> str:
 @login_required
 def version(slug: str, version: str) -> str:
     """One published version's sections and items, in English or (``?lang=ja``) Japanese."""
-    row = service.find_version(db.session, slug, version)
-    if row is None:
-        abort(404, f"No published version {version} of checklist {slug!r}.")
+    row = service.get_version(db.session, slug, version)
     lang = _lang()
     return render_template(
         "checklists/version.html",
@@ -55,5 +53,5 @@ def version(slug: str, version: str) -> str:
         other_lang="en" if lang == "ja" else "ja",
         languages=LANGUAGES,
         frameworks=FRAMEWORK_LABELS,
-        tz=zone(current_app.config.get("TIMEZONE")),
+        tz=zone(current_app.config["TIMEZONE"]),
     )

@@ -1,95 +1,137 @@
-"""Small tools shared by the page blueprints: pagination, role checks, service errors."""
+"""Small tools the page blueprints share: the signed-in user, pages of lists, policy checks,
+and putting a service's refusal on a form.
+
+Views decide nothing here: a policy (``audit.policies``) says who may open a page, and a service
+says what is wrong with a submitted form. These helpers only carry the answer to the page.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
-from math import ceil
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import abort, current_app, request
 from flask_login import current_user, login_required
-from sqlalchemy import func
-from sqlmodel import Session, select
+from flask_wtf import FlaskForm
 
-from ..services import ServiceError
+from ..extensions import db
+from ..models import User
+from ..services import ServiceError, pages
+from ..services.subcontractors.schedule import today_in
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
-@dataclass
-class Page:
-    """One page of a list: its rows, its number, and how many rows there are in all."""
+def me() -> User:
+    """The signed-in user (the object itself, not Flask-Login's proxy)."""
+    return cast(User, current_user._get_current_object())
 
-    items: list[Any]
-    number: int
-    per_page: int
-    total: int
 
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
+def sentence(text: str | None) -> str:
+    """A service message as a sentence: capital first letter, final full stop."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
 
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+def local_today() -> date:
+    """Today's date in the configured time zone (Asia/Tokyo by default)."""
+    return today_in(current_app.config["TIMEZONE"])
+
+
+# ------------------------------------------------------------------------------ pages of lists
+
+
+class Page(pages.Page):
+    """A page of a list as a template shows it: with links to the pages around it."""
 
     def url_args(self, number: int) -> dict[str, Any]:
         """Query arguments of the current request with another page number."""
-        args = request.args.to_dict()
+        args: dict[str, Any] = request.args.to_dict()
         args["page"] = number
         return args
 
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    return int(raw) if raw.isdigit() and 0 < int(raw) < pages.MAX_PAGE else 1
 
 
-def paginate(session: Session, statement: Any, per_page: int | None = None) -> Page:
-    """Run ``statement`` for the requested page: two queries, whatever the number of rows."""
-    per_page = per_page or current_app.config["PAGE_SIZE"]
-    number = page_number()
-    counted = statement.order_by(None).subquery()
-    total = session.exec(select(func.count()).select_from(counted)).one()
-    rows = session.exec(statement.limit(per_page).offset((number - 1) * per_page)).all()
-    return Page(list(rows), number, per_page, total)
+def paginate(statement: Any, per_page: int | None = None) -> Page:
+    """The requested page of a service's SELECT: two queries, whatever the number of rows."""
+    found = pages.page_of(
+        db.session, statement, page_number(), per_page or current_app.config["PAGE_SIZE"]
+    )
+    return Page(found.items, found.number, found.per_page, found.total)
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Signed in, and with one of ``roles``; anything else is 403."""
+# ------------------------------------------------------------------------------ who may open a page
+
+
+def allowed_by(policy: Callable[[User], bool]) -> Callable[[F], F]:
+    """Signed in, and allowed by ``policy`` (a function of ``audit.policies``); else 403."""
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
+            if not policy(me()):
                 abort(403, "Your role does not allow this.")
             return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return cast(F, wrapped)
 
     return decorator
 
 
-def form_errors_from(error: ServiceError, form: Any) -> None:
-    """Put a service refusal on the form field it names (or the form as a whole)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+# ------------------------------------------------------------------------------ forms
 
 
-def local_today() -> date:
-    """Today's date in the configured time zone (Asia/Tokyo by default)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+def place_refusal(form: FlaskForm, error: ServiceError) -> None:
+    """Put each problem of a refusal beside the field it names, the rest above the form.
 
-    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    A field that already carries a message of its own (a date that could not be read, say)
+    keeps only that one: the service saw it empty.
+    """
+    unreadable = {name for name in form.errors if name}
+    for problem in error.problems:
+        field = getattr(form, problem.field, None) if problem.field else None
+        if field is not None and hasattr(field, "errors"):
+            if problem.field not in unreadable:
+                field.errors = [*field.errors, sentence(problem.message)]
+        else:
+            form.form_errors.append(sentence(problem.message))
+    if not error.problems:
+        form.form_errors.append(sentence(error.message))
+
+
+def submit_form(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
+    """Run a submitted form through its service and commit: ``(result, status)``.
+
+    ``(None, 200)`` when the form was not submitted. The service is called even when some
+    fields could not be read (they reach it empty), so the page shows every problem at once;
+    nothing is kept unless the whole form was valid. A refusal that names fields goes onto the
+    form with the service's status (422, or 409 for a clash); any other refusal (403, 404, 409
+    about the thing itself) is raised to the error page. ``action`` must not commit.
+    """
+    if not form.is_submitted():
+        return None, 200
+    readable = form.validate()
+    try:
+        result = action()
+    except ServiceError as exc:
+        db.session.rollback()
+        if not exc.problems:
+            raise
+        place_refusal(form, exc)
+        return None, exc.status
+    if not readable:
+        db.session.rollback()
+        return None, 422
+    db.session.commit()
+    return result, 200

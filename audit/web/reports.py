@@ -8,34 +8,28 @@ without the bytes; a draft is marked ``no-cache`` so a stale draft is never show
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, request
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from ..services import Forbidden, NotFound, ServiceError
-from ..services import reports as svc
+from ..reports import service as reports
+from .helpers import me
 
 bp = Blueprint("reports", __name__)
 
 
 @bp.route("/assessments/<int:assessment_id>/report.pdf")
 @login_required
-def assessment_pdf(assessment_id: int) -> Response | tuple[str, int]:
+def assessment_pdf(assessment_id: int) -> Response:
     """The report as ``application/pdf``; ``?lang=ja`` for the Japanese report."""
-    try:
-        lang = svc.check_lang(request.args.get("lang"))
-    except ServiceError as exc:
-        message = f"{exc.message[0].upper()}{exc.message[1:]}."
-        return render_template("error.html", title="Unknown report language", message=message), 400
-    try:
-        made = svc.report(
-            db.session, current_user, assessment_id, lang, current_app.config["TIMEZONE"]
-        )
-    except NotFound:
-        abort(404, f"There is no assessment {assessment_id}.")
-    except Forbidden:
-        abort(403, "You may not read this assessment.")
+    made = reports.report(
+        db.session,
+        me(),
+        assessment_id,
+        request.args.get("lang") or "en",
+        current_app.config["TIMEZONE"],
+    )
     response = current_app.response_class(made.pdf, mimetype="application/pdf")
     response.headers.set("Content-Disposition", "inline", filename=made.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"

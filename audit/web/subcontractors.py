@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import (
@@ -21,25 +21,26 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
-from ..checklists import RATINGS
+from .. import policies
 from ..extensions import db
-from ..models import DEFAULT_CADENCE_MONTHS, TIERS, Subcontractor
-from ..services import Forbidden, NotFound, ServiceError
-from ..services import subcontractors as service
-from .helpers import form_errors_from, paginate, roles_required
+from ..limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN
+from ..models import Subcontractor
+from ..policies import DEFAULT_CADENCE_MONTHS
+from ..services.subcontractors import chain, register, schedule
+from ..vocabulary import Rating, Tier, values
+from .helpers import allowed_by, local_today, me, paginate, submit_form
 
 bp = Blueprint("subcontractors", __name__, url_prefix="/subcontractors")
 
-TIER_LABELS = {1: "1 — critical", 2: "2 — important", 3: "3 — standard"}
-MANAGERS = ("admin", "auditor")
+TIER_LABELS = {
+    Tier.CRITICAL: "1 — critical",
+    Tier.IMPORTANT: "2 — important",
+    Tier.STANDARD: "3 — standard",
+}
 
 
 def _zone() -> tzinfo:
-    return service.zone(current_app.config.get("TIMEZONE"))
-
-
-def _today(tz: tzinfo) -> date:
-    return datetime.now(tz).date()
+    return schedule.zone(current_app.config["TIMEZONE"])
 
 
 # ------------------------------------------------------------------------------ the list
@@ -50,7 +51,7 @@ class ListArgs:
     """The list's query arguments as typed (to refill the form) and as understood."""
 
     raw: dict[str, str]
-    filters: service.DirectoryFilters
+    filters: schedule.DirectoryFilters
     ignored: list[str]
 
 
@@ -63,7 +64,7 @@ def _list_args() -> ListArgs:
     ignored: list[str] = []
     tier: int | None = None
     if raw["tier"]:
-        if raw["tier"].isdigit() and int(raw["tier"]) in TIERS:
+        if raw["tier"].isdigit() and int(raw["tier"]) in {t.value for t in Tier}:
             tier = int(raw["tier"])
         else:
             ignored.append(f"tier {raw['tier']!r} is not 1, 2 or 3")
@@ -77,14 +78,14 @@ def _list_args() -> ListArgs:
     rating: str | None = None
     if raw["rating"]:
         value = raw["rating"].upper() if raw["rating"].lower() != "none" else "none"
-        if value in RATINGS or value == "none":
+        if value in values(Rating) or value == "none":
             rating = value
         else:
             ignored.append(f"rating {raw['rating']!r} is not A to E or none")
     overdue = raw["overdue"] in ("1", "on", "true", "yes")
     if raw["overdue"] and not overdue and raw["overdue"] not in ("0", "off", "false", "no"):
         ignored.append(f"overdue {raw['overdue']!r} is not 1")
-    filters = service.DirectoryFilters(
+    filters = schedule.DirectoryFilters(
         q=raw["q"] or None, tier=tier, country=country, rating=rating, overdue=overdue
     )
     return ListArgs(raw, filters, ignored)
@@ -95,20 +96,18 @@ def _list_args() -> ListArgs:
 def list_() -> str:
     """The directory: one page of subcontractors with their latest rating and next audit."""
     tz = _zone()
-    today = _today(tz)
+    today = local_today()
     args = _list_args()
-    page = paginate(db.session, service.directory_statement(args.filters, today, tz))
-    rows = service.rows_from(page.items, today, tz)
+    page = paginate(schedule.directory_statement(args.filters, today, tz))
     return render_template(
         "subcontractors/list.html",
         page=page,
-        rows=rows,
+        rows=schedule.rows_from(page.items, today, tz),
         args=args,
         today=today,
-        countries=service.countries(db.session),
+        countries=register.countries(db.session),
         tiers=TIER_LABELS,
-        ratings=RATINGS,
-        can_manage=current_user.role in MANAGERS,
+        ratings=values(Rating),
     )
 
 
@@ -116,11 +115,11 @@ def list_() -> str:
 
 
 def _sparkline(
-    history: list[service.HistoryRow], width: int = 240, height: int = 60
+    history: list[schedule.HistoryRow], width: int = 240, height: int = 60
 ) -> dict[str, Any] | None:
     """Points of an inline SVG of approved scores over time (oldest first), or None."""
     approved = sorted(
-        (r for r in history if r.assessment.state == "approved" and r.score is not None),
+        (r for r in history if not policies.is_open(r.assessment.state) and r.score is not None),
         key=lambda r: (r.assessment.approved_at, r.assessment.id),
     )
     if not approved:
@@ -130,7 +129,7 @@ def _sparkline(
     points = []
     for index, row in enumerate(approved):
         x = pad + index * step if len(approved) > 1 else width / 2
-        y = pad + (100 - max(0.0, min(100.0, float(row.score)))) / 100 * (height - 2 * pad)
+        y = pad + (100 - max(0.0, min(100.0, float(row.score or 0)))) / 100 * (height - 2 * pad)
         points.append({"x": round(x, 1), "y": round(y, 1), "row": row})
     return {
         "width": width,
@@ -144,38 +143,20 @@ def _sparkline(
 @login_required
 def detail(subcontractor_id: int) -> str:
     """A subcontractor's profile, audit cadence, re-entrustment chain and assessments."""
-    subcontractor = _load(subcontractor_id)
+    subcontractor = register.get(db.session, subcontractor_id)
     tz = _zone()
-    today = _today(tz)
-    history = service.history(db.session, subcontractor.id)
-    latest = service.latest_approved(history)
-    status = service.schedule_row(
-        subcontractor,
-        latest.assessment.approved_at if latest else None,
-        latest.rating if latest else None,
-        today,
-        tz,
-        score=latest.score if latest else None,
-    )
+    history = schedule.history(db.session, subcontractor_id)
     return render_template(
         "subcontractors/detail.html",
         sub=subcontractor,
-        status=status,
-        chain=service.chain(db.session, subcontractor.id),
+        status=schedule.status(db.session, subcontractor, local_today(), tz),
+        chain=chain.chain(db.session, subcontractor_id),
         history=history,
         sparkline=_sparkline(history),
         tz=tz,
         tiers=TIER_LABELS,
         default_cadence=DEFAULT_CADENCE_MONTHS[subcontractor.tier],
-        can_manage=current_user.role in MANAGERS,
     )
-
-
-def _load(subcontractor_id: int) -> Subcontractor:
-    try:
-        return service.get(db.session, subcontractor_id)
-    except NotFound as exc:
-        abort(404, exc.message)
 
 
 # ------------------------------------------------------------------------------ the forms
@@ -207,7 +188,7 @@ class SubcontractorForm(FlaskForm):
     )
     tier = SelectField(
         "Criticality tier",
-        choices=[SelectChoice(str(t), label) for t, label in TIER_LABELS.items()],
+        choices=[SelectChoice(str(t.value), label) for t, label in TIER_LABELS.items()],
         coerce=_tier,
         validate_choice=False,
         default=1,
@@ -222,20 +203,20 @@ class SubcontractorForm(FlaskForm):
     audit_cadence_months = IntegerField(
         "Audit cadence (months)",
         validators=[Optional()],
-        render_kw={"min": 1, "max": service.MAX_CADENCE, "inputmode": "numeric"},
+        render_kw={"min": CADENCE_MONTHS_MIN, "max": CADENCE_MONTHS_MAX, "inputmode": "numeric"},
     )
     contact_email = EmailField("Contact e-mail")
     notes = TextAreaField("Notes", render_kw={"rows": 4})
 
     def data_for_service(self) -> dict[str, Any]:
-        """The typed values in the shape ``services.subcontractors.create/update`` expects."""
+        """The typed values in the shape ``register.create/update`` expects."""
         return {
             "name": self.name.data or "",
             "country": self.country.data or "",
             "tier": self.tier.data,
             "parent_id": self.parent_id.data,
             "services": self.services.data or "",
-            "data_categories": service.parse_categories(self.data_categories.data or ""),
+            "data_categories": register.parse_categories(self.data_categories.data or ""),
             "contract_start": self.contract_start.data,
             "contract_end": self.contract_end.data,
             "audit_cadence_months": self.audit_cadence_months.data,
@@ -245,7 +226,7 @@ class SubcontractorForm(FlaskForm):
 
 
 def _initial(subcontractor: Subcontractor) -> dict[str, Any]:
-    data = {name: getattr(subcontractor, name) for name in service.FIELDS}
+    data = {name: getattr(subcontractor, name) for name in register.FIELDS}
     data["data_categories"] = "\n".join(subcontractor.data_categories or [])
     return data
 
@@ -253,9 +234,9 @@ def _initial(subcontractor: Subcontractor) -> dict[str, Any]:
 def _form(subcontractor: Subcontractor | None) -> SubcontractorForm:
     form = SubcontractorForm(data=_initial(subcontractor) if subcontractor else None)
     exclude: set[int] = set()
-    if subcontractor is not None:
-        exclude = {subcontractor.id} | service.chain(db.session, subcontractor.id).descendant_ids()
-    choices = service.parent_choices(db.session, exclude)
+    if subcontractor is not None and subcontractor.id is not None:
+        exclude = {subcontractor.id} | chain.chain(db.session, subcontractor.id).descendant_ids()
+    choices = register.parent_choices(db.session, exclude)
     form.parent_id.choices = [SelectChoice("", "— none: entrusted directly by us —")] + [
         SelectChoice(str(row_id), name) for row_id, name in choices
     ]
@@ -264,42 +245,35 @@ def _form(subcontractor: Subcontractor | None) -> SubcontractorForm:
 
 def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, int]:
     form = _form(subcontractor)
-    if form.validate_on_submit():
-        actor = current_user._get_current_object()
-        try:
-            if subcontractor is None:
-                saved = service.create(db.session, actor, form.data_for_service())
-            else:
-                saved = service.update(db.session, actor, subcontractor, form.data_for_service())
-            db.session.commit()
-        except Forbidden as exc:
-            db.session.rollback()
-            abort(403, exc.message)
-        except ServiceError as exc:
-            db.session.rollback()
-            form_errors_from(exc, form)
-        else:
-            verb = "added" if subcontractor is None else "saved"
-            flash(f"{saved.name} {verb}.", "success")
-            return redirect(url_for(".detail", subcontractor_id=saved.id))
+
+    def save() -> Subcontractor:
+        if subcontractor is None:
+            return register.create(db.session, me(), form.data_for_service())
+        return register.update(db.session, me(), subcontractor, form.data_for_service())
+
+    saved, status = submit_form(form, save)
+    if saved is not None:
+        verb = "added" if subcontractor is None else "saved"
+        flash(f"{saved.name} {verb}.", "success")
+        return redirect(url_for(".detail", subcontractor_id=saved.id))
     page = render_template(
         "subcontractors/form.html",
         form=form,
         sub=subcontractor,
         cadence_defaults=DEFAULT_CADENCE_MONTHS,
     )
-    return (page, 400) if request.method == "POST" else page
+    return page, status
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*MANAGERS)
+@allowed_by(policies.may_manage_subcontractors)
 def new() -> str | Response | tuple[str, int]:
     """Add a subcontractor (auditors and admins)."""
     return _save(None)
 
 
 @bp.route("/<int:subcontractor_id>/edit", methods=["GET", "POST"])
-@roles_required(*MANAGERS)
+@allowed_by(policies.may_manage_subcontractors)
 def edit(subcontractor_id: int) -> str | Response | tuple[str, int]:
     """Change a subcontractor (auditors and admins)."""
-    return _save(_load(subcontractor_id))
+    return _save(register.get(db.session, subcontractor_id))

@@ -3,41 +3,41 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import Optional
 
 from ..extensions import db
+from ..limits import TOKEN_EXPIRY_DAYS_MAX
 from ..models import ApiToken
 from ..services import ServiceError
 from ..services import tokens as svc
-from .helpers import form_errors_from
+from ..vocabulary import TokenScope
+from .helpers import me, submit_form
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 
 SCOPE_LABELS = {
-    "read": "read — look only",
-    "write": "write — also change what your role allows",
-    "admin": "admin — also administration (only if your role is admin)",
+    TokenScope.READ: "read — look only",
+    TokenScope.WRITE: "write — also change what your role allows",
+    TokenScope.ADMIN: "admin — also administration (only if your role is admin)",
 }
 
 
 class TokenForm(FlaskForm):
-    name = StringField(
-        "Name",
-        validators=[DataRequired("Name the token after what will use it."), Length(max=120)],
-        render_kw={"placeholder": "e.g. GRC sync"},
-    )
+    name = StringField("Name", render_kw={"placeholder": "e.g. GRC sync"})
     scope = SelectField(
-        "Scope", choices=[SelectChoice(s, label) for s, label in SCOPE_LABELS.items()]
+        "Scope",
+        choices=[SelectChoice(s.value, label) for s, label in SCOPE_LABELS.items()],
+        validate_choice=False,
     )
     expires_days = IntegerField(
         "Expires after (days)",
-        validators=[Optional(), NumberRange(1, svc.MAX_EXPIRY_DAYS)],
-        render_kw={"min": 1, "max": svc.MAX_EXPIRY_DAYS, "inputmode": "numeric"},
+        validators=[Optional()],
+        render_kw={"min": 1, "max": TOKEN_EXPIRY_DAYS_MAX, "inputmode": "numeric"},
     )
 
 
@@ -46,9 +46,12 @@ class RevokeForm(FlaskForm):
 
 
 def _page(
-    form: TokenForm, secret: str | None = None, created: ApiToken | None = None, code: int = 200
+    form: TokenForm,
+    secret: str | None = None,
+    created: ApiToken | None = None,
+    code: int = 200,
 ) -> tuple[str, int, dict[str, str]]:
-    tokens = svc.for_user(db.session, current_user)
+    tokens = svc.for_user(db.session, me())
     page = render_template(
         "api/tokens.html",
         form=form,
@@ -73,23 +76,21 @@ def list_() -> tuple[str, int, dict[str, str]]:
 def create() -> tuple[str, int, dict[str, str]]:
     """Create a token and show its secret, this once."""
     form = TokenForm()
-    if form.validate_on_submit():
-        try:
-            token, secret = svc.create(
-                db.session,
-                current_user,
-                name=form.name.data or "",
-                scope=form.scope.data,
-                expires_days=form.expires_days.data,
-                actor=current_user,
-            )
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            form_errors_from(exc, form)
-        else:
-            return _page(TokenForm(formdata=None), secret=secret, created=token)
-    return _page(form, code=400)
+    made, code = submit_form(
+        form,
+        lambda: svc.create(
+            db.session,
+            me(),
+            name=form.name.data or "",
+            scope=form.scope.data or "",
+            expires_days=form.expires_days.data,
+            actor=me(),
+        ),
+    )
+    if made is not None:
+        token, secret = made
+        return _page(TokenForm(formdata=None), secret=secret, created=token)
+    return _page(form, code=code)
 
 
 @bp.route("/<int:token_id>/revoke", methods=["POST"])
@@ -99,11 +100,9 @@ def revoke(token_id: int) -> Response:
     form = RevokeForm()
     if not form.validate_on_submit():
         abort(400, "The form was incomplete; reload the page and try again.")
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
-        abort(404, f"You have no API token {token_id}.")
+    token = svc.get_own(db.session, me(), token_id)
     try:
-        svc.revoke(db.session, current_user, token)
+        svc.revoke(db.session, me(), token)
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()

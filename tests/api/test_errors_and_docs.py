@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 
 from audit.api.blueprint import ApiBlueprint
-from audit.services import subcontractors as subcontractor_service
+from audit.services.subcontractors import register as subcontractor_service
 from tests.api.conftest import ApiClient, error_of
 
 # ------------------------------------------------------------------------------ errors

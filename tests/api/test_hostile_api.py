@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.conftest import error_of
+from tests.conftest import examples
 
 
 def saved(api, aid):
@@ -126,7 +127,7 @@ ANSWER = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

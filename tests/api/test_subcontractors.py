@@ -64,6 +64,12 @@ def test_delete_refused_while_history_or_children_exist(as_user, world):
     add(admin, "Child KK", parent_id=parent["id"])
     body = error_of(admin.delete(f"/api/v1/subcontractors/{parent['id']}"), 409)
     assert "parent" in body["message"]
+    # both reasons at once: history and a subcontractor below it
+    add(admin, "Grandchild KK", parent_id=world["subcontractor_id"])
+    body = error_of(admin.delete(f"/api/v1/subcontractors/{world['subcontractor_id']}"), 409)
+    assert [p["kind"] for p in body["problems"]] == ["in_use", "in_use"]
+    assert "assessment" in body["problems"][0]["message"]
+    assert "parent" in body["problems"][1]["message"]
 
 
 def test_field_level_messages(as_user, world):

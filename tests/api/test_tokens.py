@@ -195,8 +195,8 @@ def test_page_refuses_bad_input_and_missing_csrf(app, client, world):
         "/tokens/",
         data={"name": "", "scope": "write", "csrf_token": csrf_token(client, "/tokens/")},
     )
-    assert response.status_code == 400
-    assert "Name the token" in response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give the token a name" in response.get_data(as_text=True)
     response = client.post("/tokens/", data={"name": "x", "scope": "read"})
     assert response.status_code == 400
     with app.app_context():

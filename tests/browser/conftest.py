@@ -28,7 +28,9 @@ from audit import create_app
 from audit.extensions import db
 from audit.models import Assessment, User
 from audit.services import assessments as svc
-from audit.services import checklists, subcontractors, users
+from audit.services import checklists, users
+from audit.services.subcontractors import register as subcontractors
+from tests import factories
 from tests.conftest import DEMO_PASSWORD, ROOT, ChecklistTemplate
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,7 +125,10 @@ def _seed(app: Flask, template: ChecklistTemplate) -> tuple[dict[str, int], int]
         if not template.install(app.config["DATABASE_URL"]):
             checklists.load_paths(session, [ROOT / "checklists"])
         made = {
-            email: users.create_user(session, email, DEMO_PASSWORD, role) for email, role in PEOPLE
+            email: users.create_user(
+                session, email, DEMO_PASSWORD, role, hash_method=factories.FAST_HASH
+            )
+            for email, role in PEOPLE
         }
         session.commit()
         company = subcontractors.create(
@@ -153,7 +158,12 @@ def live(database_url: str, checklist_template: ChecklistTemplate) -> Iterator[L
         live.errors.append(exception)
 
     got_request_exception.connect(record, app)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.02},  # shutdown() then waits 20 ms, not the default 0.5 s
+        name="live-server",
+        daemon=True,
+    )
     thread.start()
     try:
         yield live

@@ -178,7 +178,7 @@ def test_audit_from_creation_to_frozen_approval(new_page, live: Live) -> None:
             "then": "SO-1",
         },
     )
-    assert refused.status == 403  # not 400: the CSRF token was good, the state refuses it
+    assert refused.status == 409  # not 400: the CSRF token was good; approved, it accepts none
     upload = page.request.post(
         f"{url}/evidence",
         multipart={
@@ -188,7 +188,7 @@ def test_audit_from_creation_to_frozen_approval(new_page, live: Live) -> None:
             "file": {"name": "late.txt", "mimeType": "text/plain", "buffer": b"too late\n"},
         },
     )
-    assert upload.status == 403
+    assert upload.status == 409
     page.reload()
     expect(page.locator("#item-SO-1\\.1")).not_to_contain_text("late.txt")
     assert live.answers(assessment_id) == entered

@@ -35,7 +35,7 @@ def test_stale_section_save_is_refused_and_keeps_the_typed_answers(new_page, liv
     b.locator('input[name="answer-SO-1.3"][value="partial"]').check()
     with b.expect_response(re.compile(r"/sections/SO-1$")) as response:
         b.get_by_role("button", name="Save section").click()
-    assert response.value.status == 409
+    assert response.value.status == 412  # stale, as the API would answer
     alert = b.locator("#form-error")
     expect(alert).to_contain_text("changed by someone else")
     expect(alert).to_contain_text("nothing was saved")

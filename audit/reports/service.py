@@ -1,4 +1,4 @@
-"""PDF reports: who may read them, and the cache of approved ones.
+"""The report use case: who may read a PDF report, and the cache of approved ones.
 
 An approved assessment's report is a report of record: it is rendered once and kept in
 ``report_cache`` under its content hash, the SHA-256 of every input to the report (the report
@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from .. import reports
-from ..models import Assessment, ReportCache, User, utcnow
-from . import Forbidden, NotFound, ServiceError
-from .assessments import can_view
-
-DEFAULT_TIMEZONE = "Asia/Tokyo"
+from ..models import ReportCache, User, utcnow
+from ..services import ServiceError
+from ..services.assessments import get_for
+from .data import build
+from .labels import LANGS
+from .render import content_hash, render_pdf, report_id
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Report:
 def check_lang(lang: str | None) -> str:
     """``en`` (the default when None or empty) or ``ja``; anything else is a 400."""
     lang = lang or "en"
-    if lang not in reports.LANGS:
+    if lang not in LANGS:
         raise ServiceError(
             f"unknown report language {lang[:20]!r}: use lang=en (English) or lang=ja (日本語)",
             "lang",
@@ -57,35 +57,31 @@ def report(
     session: Session,
     user: User,
     assessment_id: int,
-    lang: str = "en",
-    timezone: str | None = None,
+    lang: str,
+    timezone: str,
 ) -> Report:
     """The assessment's report for ``user``: from the cache when approved, else freshly drawn.
 
-    Raises ``NotFound`` (no such assessment), ``Forbidden`` (the user may not see it) or
+    ``timezone`` is the zone the report shows times in (the application's TIMEZONE). Raises
+    ``NotFound`` (no such assessment), ``Forbidden`` (the user may not see it) or
     ``ServiceError`` (unknown language). A cache miss commits the new row.
     """
     lang = check_lang(lang)
-    timezone = timezone or _app_timezone()
-    assessment = session.get(Assessment, assessment_id)
-    if assessment is None:
-        raise NotFound(f"no assessment {assessment_id}")
-    if not can_view(user, assessment):
-        raise Forbidden("you may not read this assessment")
-    model = reports.build(session, assessment_id, lang, timezone)
-    digest = reports.content_hash(model)
-    rid = reports.report_id(model, digest)
+    get_for(session, user, assessment_id)
+    model = build(session, assessment_id, lang, timezone)
+    digest = content_hash(model)
+    rid = report_id(model, digest)
     filename = f"{rid}{'-ja' if lang == 'ja' else ''}.pdf"
     final = bool(model["assessment"]["final"])
     if not final:
         now = utcnow()
-        pdf = reports.render_pdf(model, digest, _local(now, timezone), _iso(now))
+        pdf = render_pdf(model, digest, _local(now, timezone), _iso(now))
         return Report(pdf, filename, False, digest, rid, False)
 
     stored = session.get(ReportCache, digest)
     if stored is not None:
         return Report(stored.pdf, filename, True, digest, rid, True)
-    pdf = reports.render_pdf(
+    pdf = render_pdf(
         model, digest, model["assessment"]["approved_at"], model["assessment"]["approved_at_iso"]
     )
     session.add(
@@ -99,23 +95,6 @@ def report(
         # another request stored the same hash first: same inputs, so the same bytes
         session.rollback()
     return Report(pdf, filename, False, digest, rid, True)
-
-
-def get_report(
-    session: Session, user: User, assessment_id: int, lang: str = "en"
-) -> tuple[bytes, str, bool]:
-    """``(pdf_bytes, filename, cached)`` of the assessment's report (see ``report``)."""
-    made = report(session, user, assessment_id, lang)
-    return made.pdf, made.filename, made.cached
-
-
-def _app_timezone() -> str:
-    """The application's TIMEZONE inside an app context, else Kansa's default zone."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return str(current_app.config.get("TIMEZONE") or DEFAULT_TIMEZONE)
-    return DEFAULT_TIMEZONE
 
 
 def _local(moment: datetime, timezone: str) -> str:

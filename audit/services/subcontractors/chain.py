@@ -1,0 +1,114 @@
+"""The re-entrustment chain: the parties above a subcontractor and the tree below it.
+
+The LY Corporation leak ran through a subcontractor of a subcontractor; the chain is how Kansa
+shows who entrusts work to whom, at any depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ...limits import CHAIN_DEPTH_MAX
+from ...models import Subcontractor, table_of
+
+
+@dataclass(eq=False)
+class ChainNode:
+    """One party in a re-entrustment tree, with the parties it entrusts work to."""
+
+    id: int
+    name: str
+    tier: int
+    children: list[ChainNode] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The parties above one subcontractor (top first) and the whole tree below it."""
+
+    ancestors: list[ChainNode]
+    descendants: list[ChainNode]
+
+    def descendant_ids(self) -> set[int]:
+        """Ids of every party below the subcontractor, at any depth."""
+        found: set[int] = set()
+        stack = list(self.descendants)
+        while stack:
+            node = stack.pop()
+            found.add(node.id)
+            stack.extend(node.children)
+        return found
+
+
+def ancestor_ids(session: Session, subcontractor: Subcontractor) -> set[int]:
+    """Ids of every party above this one in its re-entrustment chain."""
+    seen: set[int] = set()
+    parent_id = subcontractor.parent_id
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent_id = session.exec(
+            select(Subcontractor.parent_id).where(Subcontractor.id == parent_id)
+        ).first()
+    return seen
+
+
+def chain(session: Session, subcontractor_id: int) -> Chain:
+    """Ancestors and descendants through two recursive queries, whatever the depth."""
+    table = table_of(Subcontractor).c
+    up = (
+        sa.select(table.id, table.parent_id, table.name, table.tier, sa.literal(1).label("depth"))
+        .where(
+            table.id
+            == sa.select(table.parent_id).where(table.id == subcontractor_id).scalar_subquery()
+        )
+        .cte("up", recursive=True)
+    )
+    parent = table_of(Subcontractor).alias("parent")
+    up = up.union_all(
+        sa.select(
+            parent.c.id, parent.c.parent_id, parent.c.name, parent.c.tier, up.c.depth + 1
+        ).where(parent.c.id == up.c.parent_id, up.c.depth < CHAIN_DEPTH_MAX)
+    )
+    ancestors_rows = session.execute(
+        sa.select(up.c.id, up.c.name, up.c.tier).order_by(up.c.depth.desc())
+    ).all()
+    down = (
+        sa.select(table.id, table.parent_id, table.name, table.tier, sa.literal(1).label("depth"))
+        .where(table.parent_id == subcontractor_id)
+        .cte("down", recursive=True)
+    )
+    child = table_of(Subcontractor).alias("child")
+    down = down.union_all(
+        sa.select(
+            child.c.id, child.c.parent_id, child.c.name, child.c.tier, down.c.depth + 1
+        ).where(child.c.parent_id == down.c.id, down.c.depth < CHAIN_DEPTH_MAX)
+    )
+    rows = session.execute(
+        sa.select(down.c.id, down.c.parent_id, down.c.name, down.c.tier).order_by(down.c.name)
+    ).all()
+    # a loop (impossible through the service, guarded anyway) could bring the root back: skip it
+    nodes = {
+        row_id: ChainNode(row_id, name, tier)
+        for row_id, _, name, tier in rows
+        if row_id != subcontractor_id
+    }
+    top: list[ChainNode] = []
+    placed: set[int] = set()
+    for row_id, parent_id, _, _ in rows:
+        if row_id not in nodes or row_id in placed:
+            continue
+        placed.add(row_id)
+        if parent_id == subcontractor_id:
+            top.append(nodes[row_id])
+        elif parent_id in nodes:
+            nodes[parent_id].children.append(nodes[row_id])
+    seen: set[int] = set()
+    ancestors = []
+    for row_id, name, tier in ancestors_rows:
+        if row_id not in seen and row_id != subcontractor_id:
+            seen.add(row_id)
+            ancestors.append(ChainNode(row_id, name, tier))
+    return Chain(ancestors=ancestors, descendants=top)
