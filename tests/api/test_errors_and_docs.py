@@ -171,3 +171,30 @@ def test_docs_page_is_self_contained(client, spec):
     assert "@import" not in html and "url(" not in html
     for section in ("Authentication", "Scopes", "Errors", "Concurrency", "X-Pagination"):
         assert section in html
+
+
+# ------------------------------------------------------------------------------ pins
+
+
+def test_the_flask_smorest_hooks_kansa_overrides_are_still_called(app):
+    """``KansaApi`` overrides two of flask-smorest's documented hooks, ``ERROR_SCHEMA`` and
+    ``handle_http_exception``, and adds its document through apispec's ``extra_plugins``. An
+    upgrade that renames them, or stops calling them, fails here before it changes a response.
+    """
+    import flask_smorest
+    from werkzeug.exceptions import HTTPException
+
+    from audit.api.errors import ErrorSchema
+    from audit.api.spec import KansaApi, KansaDocs, api
+
+    for hook in ("ERROR_SCHEMA", "handle_http_exception"):
+        assert hasattr(flask_smorest.Api, hook), f"flask_smorest.Api.{hook} is gone"
+    handler = app.error_handler_spec[None][None][HTTPException]
+    assert handler.__func__ is KansaApi.handle_http_exception  # registered at init_app
+    assert any(isinstance(plugin, KansaDocs) for plugin in api.spec.plugins)
+    with app.app_context():
+        document = api.spec.to_dict()
+    error = document["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == set(ErrorSchema().fields)
+    operation = document["paths"]["/api/v1/assessments"]["get"]
+    assert operation["security"] == [{"bearerAuth": []}] and "x-kansa-scope" in operation
