@@ -74,7 +74,13 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "LOG_LEVEL": env.get("KANSA_LOG_LEVEL") or "INFO",
         # tests lower this for speed; production keeps Werkzeug's scrypt
         "PASSWORD_HASH_METHOD": "scrypt",
+        # SQLite only: FULL syncs every commit to disk; tests, whose files are thrown away, OFF
+        "SQLITE_SYNCHRONOUS": (env.get("KANSA_SQLITE_SYNCHRONOUS") or "FULL").upper(),
     }
+
+
+#: the values of SQLite's ``PRAGMA synchronous`` a deployment may choose
+SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 def check(config: dict[str, Any], debug: bool) -> None:
@@ -84,6 +90,12 @@ def check(config: dict[str, Any], debug: bool) -> None:
             "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random "
             "value (python -c 'import secrets; print(secrets.token_hex(32))'); "
             "`make run` creates one in instance/secret_key."
+        )
+    synchronous = config.get("SQLITE_SYNCHRONOUS", "FULL")
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ConfigError(
+            f"KANSA_SQLITE_SYNCHRONOUS is {synchronous!r}: it must be one of "
+            + ", ".join(SQLITE_SYNCHRONOUS)
         )
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):

@@ -6,6 +6,7 @@ it so). The REST API's ``Api`` object lives with the API, in ``audit.api.spec``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +41,9 @@ class Database:
             options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         engine = sa.create_engine(url, **options)
         if url.startswith("sqlite"):
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(
+                engine, "connect", sqlite_pragmas(app.config.get("SQLITE_SYNCHRONOUS", "FULL"))
+            )
         app.extensions["kansa.engine"] = engine
         return engine
 
@@ -70,12 +73,18 @@ class Database:
             session.close()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def sqlite_pragmas(synchronous: str = "FULL") -> Callable[[Any, Any], None]:
+    """What every new SQLite connection is set up with (``synchronous``: OFF … EXTRA)."""
+
+    def connect(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # checked by config.check
+        cursor.close()
+
+    return connect
 
 
 db = Database()

@@ -7,7 +7,7 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from audit.extensions import _sqlite_pragmas
+from audit.extensions import sqlite_pragmas
 from audit.models import metadata
 
 config = context.config
@@ -38,7 +38,7 @@ def run_migrations() -> None:
     url = database_url()
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     if url.startswith("sqlite"):
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", sqlite_pragmas())
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

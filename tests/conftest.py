@@ -87,6 +87,8 @@ def app_config(database_url: str) -> dict[str, Any]:
         "SEEDS_DIR": str(ROOT / "seeds"),
         # fast hashing in tests; test_auth checks the production default separately
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # no fsync for databases thrown away after the test (test_factory checks the default)
+        "SQLITE_SYNCHRONOUS": "OFF",
     }
 
 

@@ -49,3 +49,26 @@ def test_bad_number_in_environment_is_named(tmp_path):
 def test_libpq_url_without_psycopg_driver_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="postgresql\\+psycopg"):
         create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "postgresql://u@h/d"})
+
+
+def _pragma(app, name: str):
+    import sqlalchemy as sa
+
+    from audit.extensions import db
+
+    with db.engine_for(app).connect() as conn:
+        return conn.execute(sa.text(f"PRAGMA {name}")).scalar()
+
+
+def test_sqlite_syncs_every_commit_unless_told_otherwise(monkeypatch, tmp_path):
+    monkeypatch.delenv("KANSA_SQLITE_SYNCHRONOUS", raising=False)
+    settings = {"SECRET_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}
+    default = create_app(settings)
+    assert default.config["SQLITE_SYNCHRONOUS"] == "FULL"
+    assert _pragma(default, "synchronous") == 2  # FULL
+    assert _pragma(default, "journal_mode") == "wal"
+    monkeypatch.setenv("KANSA_SQLITE_SYNCHRONOUS", "normal")
+    assert _pragma(create_app(settings), "synchronous") == 1  # NORMAL
+    monkeypatch.setenv("KANSA_SQLITE_SYNCHRONOUS", "sometimes")
+    with pytest.raises(ConfigError, match="KANSA_SQLITE_SYNCHRONOUS is 'SOMETIMES'"):
+        create_app(settings)
