@@ -56,6 +56,11 @@ from audit.vocabulary import (
 #: Item states (``ItemState``) in the order counts and sentences list them, and ratings best first.
 _STATES = values(ItemState)
 _RATINGS = values(Rating)
+# The states the per-item loops compare with, bound once: on Python 3.11 reading an enum member
+# (``ItemState.UNANSWERED``) costs some twenty times a plain name, once per item per score.
+_UNANSWERED = ItemState.UNANSWERED
+_NOT_APPLICABLE = ItemState.NOT_APPLICABLE
+_GAPS = frozenset({ItemState.PARTIAL, ItemState.NON_COMPLIANT})
 
 #: Default answer order for caps: how bad an answer is, 0 = best. A cap with ``answer: X`` is
 #: triggered by X or anything worse, so improving an answer can never lower a rating.
@@ -273,7 +278,7 @@ def score(definition: ChecklistDefinition, answers: Mapping[str, str]) -> ScoreR
         start = end
         num = den = 0
         for item, state in zip(section.items, section_states, strict=True):
-            if state != ItemState.NOT_APPLICABLE:
+            if state != _NOT_APPLICABLE:
                 num += item.weight * points[state]
                 den += item.weight * full
         tenths = _tenths(num, den)
@@ -323,7 +328,7 @@ def findings(definition: ChecklistDefinition, answers: Mapping[str, str]) -> lis
 
 def yields_finding(answer: str | None) -> bool:
     """Whether an answer is a gap that becomes a finding: partial or non_compliant."""
-    return answer in (ItemState.PARTIAL, ItemState.NON_COMPLIANT)
+    return answer in _GAPS
 
 
 def finding_severity(answer: str, critical: bool, weight: int) -> str:
@@ -343,7 +348,7 @@ def submission_problems(
     items = _items(definition)
     problems: list[Problem] = []
     for item, state in zip(items, _states(definition, items, answers), strict=True):
-        if state == ItemState.UNANSWERED:
+        if state == _UNANSWERED:
             problems.append(Problem(item.ref, "unanswered", f"Item {item.ref} is unanswered."))
         elif needs_comment(state) and not (comments.get(item.ref) or "").strip():
             problems.append(
@@ -376,7 +381,7 @@ def _states(
     for item in items:
         answer = answers.get(item.ref, _MISSING)
         if answer is _MISSING:
-            states.append(ItemState.UNANSWERED)
+            states.append(_UNANSWERED)
             continue
         found += 1
         if answer not in item.answers:
@@ -548,7 +553,7 @@ def _reference_scores(
     # (framework, id) -> [citing refs, numerator, denominator], in order of first citation
     table: dict[tuple[str, str], list[Any]] = {}
     for item, state in zip(items, states, strict=True):
-        applicable = state != ItemState.NOT_APPLICABLE
+        applicable = state != _NOT_APPLICABLE
         num = item.weight * points[state] if applicable else 0
         den = item.weight * full if applicable else 0
         for framework, ids in item.references.items():
