@@ -505,24 +505,14 @@ def make_user(app):
 
 
 @pytest.fixture
-def loaded_checklists(
-    request: pytest.FixtureRequest,
-    app,
-    database_url: str,
-    checklist_template: ChecklistTemplate,
-) -> None:
+def loaded_checklists(request: pytest.FixtureRequest, database_url: str) -> None:
     """The three shipped checklists published, exactly as ``load_paths`` would publish them.
 
-    ``database_url`` copies them from the session's template into the new database; should a
-    test's database ever be made without them (another database fixture), they are copied
-    here while the tables publishing reads or writes are empty, or else published for real.
+    ``database_url`` sees this fixture among the test's and copies them from the session's
+    template into the new database before any other fixture writes; this one only marks the
+    need (and checks that it was met).
     """
-    if request.node.stash.get(PRELOADED, False) or checklist_template.install(database_url):
-        return
-    from audit.services import checklists
-
-    with app.app_context():
-        checklists.load_paths(db.session, [ROOT / "checklists"])
+    assert request.node.stash.get(PRELOADED, False), "database_url did not load the checklists"
 
 
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

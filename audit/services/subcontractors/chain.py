@@ -55,37 +55,30 @@ def ancestor_ids(session: Session, subcontractor: Subcontractor) -> set[int]:
     return seen
 
 
+def _walk(name: str, start: sa.ColumnElement[bool], *, upward: bool) -> sa.CTE:
+    """A recursive CTE from the rows ``start`` selects, a parent (``upward``) or the children
+    at each step, with its ``depth`` (1 for the first rows), at most ``CHAIN_DEPTH_MAX`` deep."""
+    table = table_of(Subcontractor)
+    columns = (table.c.id, table.c.parent_id, table.c.name, table.c.tier)
+    walk = sa.select(*columns, sa.literal(1).label("depth")).where(start).cte(name, recursive=True)
+    step = table.alias(f"{name}_step")
+    joined = step.c.id == walk.c.parent_id if upward else step.c.parent_id == walk.c.id
+    return walk.union_all(
+        sa.select(step.c.id, step.c.parent_id, step.c.name, step.c.tier, walk.c.depth + 1).where(
+            joined, walk.c.depth < CHAIN_DEPTH_MAX
+        )
+    )
+
+
 def chain(session: Session, subcontractor_id: int) -> Chain:
     """Ancestors and descendants through two recursive queries, whatever the depth."""
     table = table_of(Subcontractor).c
-    up = (
-        sa.select(table.id, table.parent_id, table.name, table.tier, sa.literal(1).label("depth"))
-        .where(
-            table.id
-            == sa.select(table.parent_id).where(table.id == subcontractor_id).scalar_subquery()
-        )
-        .cte("up", recursive=True)
-    )
-    parent = table_of(Subcontractor).alias("parent")
-    up = up.union_all(
-        sa.select(
-            parent.c.id, parent.c.parent_id, parent.c.name, parent.c.tier, up.c.depth + 1
-        ).where(parent.c.id == up.c.parent_id, up.c.depth < CHAIN_DEPTH_MAX)
-    )
+    parent_of_root = sa.select(table.parent_id).where(table.id == subcontractor_id)
+    up = _walk("up", table.id == parent_of_root.scalar_subquery(), upward=True)
     ancestors_rows = session.execute(
         sa.select(up.c.id, up.c.name, up.c.tier).order_by(up.c.depth.desc())
     ).all()
-    down = (
-        sa.select(table.id, table.parent_id, table.name, table.tier, sa.literal(1).label("depth"))
-        .where(table.parent_id == subcontractor_id)
-        .cte("down", recursive=True)
-    )
-    child = table_of(Subcontractor).alias("child")
-    down = down.union_all(
-        sa.select(
-            child.c.id, child.c.parent_id, child.c.name, child.c.tier, down.c.depth + 1
-        ).where(child.c.parent_id == down.c.id, down.c.depth < CHAIN_DEPTH_MAX)
-    )
+    down = _walk("down", table.parent_id == subcontractor_id, upward=False)
     rows = session.execute(
         sa.select(down.c.id, down.c.parent_id, down.c.name, down.c.tier).order_by(down.c.name)
     ).all()
