@@ -12,7 +12,8 @@ Two shared limits, checked by ``auth.authenticate`` for every request under /api
 A request over a limit gets 429 in the API's one JSON error shape with ``Retry-After`` (seconds)
 and ``X-RateLimit-Limit``/``-Remaining``/``-Reset``, which every API answer carries. The counters
 live in memory (one process: the embedded default) or, with ``KANSA_RATELIMIT_STORAGE_URI``
-(``redis://host:6379/0``), in Redis, which every worker and machine then shares. The web pages
+(``redis://host:6379/0``), in Redis, which every worker and machine then shares; while Redis
+cannot be reached each process counts in its own memory instead. The web pages
 are not limited here: sign-in has its own throttling (``services.users``).
 
 Each application gets a ``Limiter`` of its own (``app.extensions["kansa.limiter"]``), so that
@@ -90,6 +91,9 @@ def init_app(app: Flask) -> None:
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],
         key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
         strategy="fixed-window",
+        # Redis unreachable: count in this process's memory (and log it) rather than answer
+        # every API request with a 500; back to Redis once it answers again
+        in_memory_fallback_enabled=True,
     )
     limiter.request_filter(_disabled)
     limiter.init_app(app)

@@ -171,3 +171,27 @@ def test_429_is_documented_on_every_operation(client):
                 assert operation["responses"]["429"] == {
                     "$ref": "#/components/responses/RATE_LIMITED"
                 }
+
+
+def test_limits_off_from_the_start(database_url, world, make_token):
+    settings = app_config(database_url) | {"RATELIMIT_ENABLED": False, "RATELIMIT_API": "1/minute"}
+    other = create_app(settings)
+    try:
+        api = ApiClient(other.test_client(), make_token(world["auditor"]))
+        assert [api.get("/api/v1/me").status_code for _ in range(3)] == [200] * 3
+    finally:
+        db.engine_for(other).dispose()
+
+
+def test_an_unreachable_redis_falls_back_to_memory(database_url, world, make_token):
+    settings = app_config(database_url) | {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0",  # the discard port: nothing listens
+        "RATELIMIT_API": "2 per minute",
+    }
+    other = create_app(settings)
+    try:
+        api = ApiClient(other.test_client(), make_token(world["auditor"]))
+        assert [api.get("/api/v1/me").status_code for _ in range(2)] == [200] * 2
+        limited(api.get("/api/v1/me"))
+    finally:
+        db.engine_for(other).dispose()
