@@ -37,6 +37,12 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+#: requests one API token may make: a burst of 20 a second, 300 a minute in all
+RATELIMIT_API_DEFAULT = "20 per second;300 per minute"
+#: API requests one address may make without a valid token (a token guesser's budget)
+RATELIMIT_API_ANONYMOUS_DEFAULT = "30 per minute"
+
+
 def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Settings read from environment variables, with defaults for everything not secret."""
     env = dict(os.environ if env is None else env)
@@ -79,8 +85,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         # API rate limits (Flask-Limiter): per token, and per address for requests refused
         # for want of a valid token; counters in memory, or in Redis for several workers
         "RATELIMIT_ENABLED": _bool(env, "KANSA_RATELIMIT_ENABLED", True),
-        "RATELIMIT_API": env.get("KANSA_RATELIMIT_API") or "300 per minute",
-        "RATELIMIT_API_ANONYMOUS": env.get("KANSA_RATELIMIT_API_ANONYMOUS") or "30 per minute",
+        "RATELIMIT_API": env.get("KANSA_RATELIMIT_API") or RATELIMIT_API_DEFAULT,
+        "RATELIMIT_API_ANONYMOUS": env.get("KANSA_RATELIMIT_API_ANONYMOUS")
+        or RATELIMIT_API_ANONYMOUS_DEFAULT,
         "RATELIMIT_STORAGE_URI": env.get("KANSA_RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_KEY_PREFIX": env.get("KANSA_RATELIMIT_KEY_PREFIX") or "kansa",
         # how long an Idempotency-Key and its first answer are kept (hours)

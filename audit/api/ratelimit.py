@@ -31,6 +31,8 @@ from flask import Flask, Response, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from .. import config as settings
+
 EXTENSION = "kansa.limiter"
 
 
@@ -79,8 +81,8 @@ def _disabled() -> bool:
 def init_app(app: Flask) -> None:
     """Give ``app`` its limiter (settings ``RATELIMIT_*`` from ``config.from_environment``)."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    app.config.setdefault("RATELIMIT_API", "300 per minute")
-    app.config.setdefault("RATELIMIT_API_ANONYMOUS", "30 per minute")
+    app.config.setdefault("RATELIMIT_API", settings.RATELIMIT_API_DEFAULT)
+    app.config.setdefault("RATELIMIT_API_ANONYMOUS", settings.RATELIMIT_API_ANONYMOUS_DEFAULT)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "kansa")
     # runs after Flask-Limiter's own after_request (registered later), which puts Retry-After
     # on every answer: keep it on the 429s it means something on
