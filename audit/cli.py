@@ -32,6 +32,7 @@ def register(app: Flask) -> None:
         webhooks_group,
         audit_group,
         tokens_group,
+        idempotency_group,
     ):
         app.cli.add_command(group)
     for command in (backup_command, restore_command):
@@ -314,6 +315,28 @@ def audit_verify(head: str | None, expected: int | None) -> None:
         where = f"event {known} is no longer the head" if known else "that hash is not in it"
         raise _fail(f"audit trail does not end at the recorded head: {where}")
     click.echo(f"audit trail intact: {result.count} events, head {result.head}")
+
+
+# ------------------------------------------------------------------------------ idempotency keys
+
+
+@click.group("idempotency", cls=AppGroup, help="The API's stored Idempotency-Key answers.")
+def idempotency_group() -> None:
+    """The API's stored Idempotency-Key answers."""
+
+
+@idempotency_group.command(
+    "purge", help="Delete the keys older than KANSA_IDEMPOTENCY_HOURS (each keyed POST does too)."
+)
+@_database_errors
+def idempotency_purge() -> None:
+    from datetime import timedelta
+
+    from .services import idempotency
+
+    hours = current_app.config.get("IDEMPOTENCY_HOURS", 24)
+    deleted = idempotency.purge(db.session, retention=timedelta(hours=hours))
+    click.echo(f"deleted {deleted} idempotency key(s) older than {hours} hours")
 
 
 # ------------------------------------------------------------------------------ API tokens

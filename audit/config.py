@@ -37,6 +37,12 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+#: requests one API token may make: a burst of 20 a second, 300 a minute in all
+RATELIMIT_API_DEFAULT = "20 per second;300 per minute"
+#: API requests one address may make without a valid token (a token guesser's budget)
+RATELIMIT_API_ANONYMOUS_DEFAULT = "30 per minute"
+
+
 def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Settings read from environment variables, with defaults for everything not secret."""
     env = dict(os.environ if env is None else env)
@@ -76,11 +82,51 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "PASSWORD_HASH_METHOD": "scrypt",
         # SQLite only: FULL syncs every commit to disk; tests, whose files are thrown away, OFF
         "SQLITE_SYNCHRONOUS": (env.get("KANSA_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+        # API rate limits (Flask-Limiter): per token, and per address for requests refused
+        # for want of a valid token; counters in memory, or in Redis for several workers
+        "RATELIMIT_ENABLED": _bool(env, "KANSA_RATELIMIT_ENABLED", True),
+        "RATELIMIT_API": env.get("KANSA_RATELIMIT_API") or RATELIMIT_API_DEFAULT,
+        "RATELIMIT_API_ANONYMOUS": env.get("KANSA_RATELIMIT_API_ANONYMOUS")
+        or RATELIMIT_API_ANONYMOUS_DEFAULT,
+        "RATELIMIT_STORAGE_URI": env.get("KANSA_RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_KEY_PREFIX": env.get("KANSA_RATELIMIT_KEY_PREFIX") or "kansa",
+        # how long an Idempotency-Key and its first answer are kept (hours)
+        "IDEMPOTENCY_HOURS": _int(env, "KANSA_IDEMPOTENCY_HOURS", 24),
     }
 
 
 #: the values of SQLite's ``PRAGMA synchronous`` a deployment may choose
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: the rate-limit storages a deployment may name (Flask-Limiter's ``limits`` schemes)
+RATELIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+#: settings holding a rate limit, by the environment variable that sets them
+RATELIMIT_SETTINGS = {
+    "RATELIMIT_API": "KANSA_RATELIMIT_API",
+    "RATELIMIT_API_ANONYMOUS": "KANSA_RATELIMIT_API_ANONYMOUS",
+}
+
+
+def _check_rate_limits(config: dict[str, Any]) -> None:
+    from limits import parse_many
+
+    for setting, variable in RATELIMIT_SETTINGS.items():
+        value = config.get(setting)
+        try:
+            parsed = parse_many(str(value)) if value else []
+        except ValueError:
+            parsed = []
+        if not parsed:
+            raise ConfigError(
+                f"{variable} is {value!r}: write a rate limit such as '300 per minute' or "
+                "'10/second;1000/hour'"
+            )
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    scheme = uri.partition("://")[0]
+    if "://" not in uri or scheme not in RATELIMIT_STORAGES:
+        raise ConfigError(
+            f"KANSA_RATELIMIT_STORAGE_URI is {uri!r}: use memory:// (one process) or a Redis "
+            "URL such as redis://127.0.0.1:6379/0 (several workers or machines)"
+        )
 
 
 def check(config: dict[str, Any], debug: bool) -> None:
@@ -96,6 +142,12 @@ def check(config: dict[str, Any], debug: bool) -> None:
         raise ConfigError(
             f"KANSA_SQLITE_SYNCHRONOUS is {synchronous!r}: it must be one of "
             + ", ".join(SQLITE_SYNCHRONOUS)
+        )
+    _check_rate_limits(config)
+    hours = config.get("IDEMPOTENCY_HOURS", 24)
+    if not isinstance(hours, int) or hours < 1:
+        raise ConfigError(
+            f"KANSA_IDEMPOTENCY_HOURS must be a whole number of hours, 1 or more, got {hours!r}"
         )
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):

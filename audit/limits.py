@@ -62,3 +62,11 @@ SIGN_IN_WINDOW_MINUTES = 15
 SIGN_IN_FAILURES_PER_ACCOUNT = 5
 #: Failed sign-ins from one network address within the window before it is refused.
 SIGN_IN_FAILURES_PER_ADDRESS = 20
+
+# ------------------------------------------------------------------------------ API requests
+
+#: The longest Idempotency-Key accepted (printable ASCII, at least one character).
+IDEMPOTENCY_KEY_MAX = 255
+#: Seconds after which a request still holding its Idempotency-Key is taken to have died (its
+#: worker crashed before answering), so a retry with the same key may run instead of a 409.
+IDEMPOTENCY_IN_FLIGHT_SECONDS = 300

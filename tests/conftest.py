@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from audit import create_app, request_log
+from audit.api import ratelimit
 from audit.extensions import db
 from audit.migrate import upgrade_url
 from audit.models import metadata
@@ -89,6 +90,10 @@ def app_config(database_url: str) -> dict[str, Any]:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         # no fsync for databases thrown away after the test (test_factory checks the default)
         "SQLITE_SYNCHRONOUS": "OFF",
+        # limits far above what any test sends; tests of the limits set low ones
+        # (tests/api/test_rate_limits.py), and every test starts with no request counted
+        "RATELIMIT_API": "100000 per minute",
+        "RATELIMIT_API_ANONYMOUS": "100000 per minute",
     }
 
 
@@ -440,6 +445,7 @@ class SharedApp:
         if moved or engine.pool.checkedout():  # checked out: a test left a connection open
             db.bind(self.app)
         request_log.configure_for(self.app)
+        ratelimit.reset(self.app)
         return self.app
 
 

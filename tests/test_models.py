@@ -29,6 +29,7 @@ from audit.models import (
     Evidence,
     EvidenceBlob,
     Finding,
+    IdempotencyKey,
     LoginAttempt,
     ReportCache,
     Subcontractor,
@@ -448,6 +449,30 @@ def test_login_attempt_round_trip(session, world: World) -> None:
     )
 
 
+def test_idempotency_key_round_trip(session, world: World) -> None:
+    assert_round_trip(
+        session,
+        IdempotencyKey(
+            user_id=world.user.id,
+            key="~" * 255,
+            fingerprint="f" * 64,
+            created_at=MOMENT,
+            status=201,
+            headers={"Location": "/api/v1/assessments/1", "ETag": '"a1-r1"'},
+            body='{"title": "年次監査"}'.encode() + bytes(range(256)),
+        ),
+    )
+
+
+def test_idempotency_keys_are_unique_per_user(session, world: World) -> None:
+    session.add(IdempotencyKey(user_id=world.user.id, key="k", fingerprint="f" * 64))
+    session.commit()
+    session.add(IdempotencyKey(user_id=world.user.id, key="k", fingerprint="e" * 64))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+
+
 def test_default_timestamps_are_aware_utc(session, world: World) -> None:
     back = read_back(Assessment, world.assessment.id)
     assert back.created_at.utcoffset() == timedelta(0)
@@ -475,6 +500,7 @@ def test_every_table_has_a_round_trip_test() -> None:
         "webhook",
         "webhook_delivery",
         "login_attempt",
+        "idempotency_key",
     }
     assert set(metadata.tables) == tested
 

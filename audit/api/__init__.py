@@ -32,7 +32,17 @@ CORE_MODULES = (
     "findings",
     "reports",
 )
-INFRASTRUCTURE = {"auth", "blueprint", "docs", "errors", "schemas", "spec", "support"}
+INFRASTRUCTURE = {
+    "auth",
+    "blueprint",
+    "docs",
+    "errors",
+    "idempotency",
+    "ratelimit",
+    "schemas",
+    "spec",
+    "support",
+}
 
 SETTINGS: dict[str, Any] = {
     "API_TITLE": "Kansa API",
@@ -44,7 +54,9 @@ SETTINGS: dict[str, Any] = {
         "info": {
             "description": "Audits of subcontractors against versioned checklists. Every "
             "endpoint needs a bearer token; see /api/v1/docs for scopes, errors, ETags and "
-            "pagination."
+            "pagination. Every POST takes an Idempotency-Key header that makes retries safe; "
+            "requests are rate-limited per token and, without a valid token, per address "
+            "(429 with Retry-After)."
         },
     },
 }
@@ -69,6 +81,7 @@ def init_app(app: Flask) -> None:
     from ..extensions import csrf
     from .blueprint import ApiBlueprint
     from .docs import page
+    from .ratelimit import init_app as init_rate_limits
 
     blueprints = []
     for name in resource_modules():
@@ -84,8 +97,10 @@ def init_app(app: Flask) -> None:
     options["tags"] = _tags(blueprints)
     app.config["API_SPEC_OPTIONS"] = options
 
+    init_rate_limits(app)
     api.init_app(app)
     api.document_pagination()
+    api.document_guards()
     api.spec.components.security_scheme(
         "bearerAuth",
         {

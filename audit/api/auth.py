@@ -14,6 +14,7 @@ from .. import policies
 from ..extensions import db
 from ..models import ApiToken, User
 from ..services import tokens as token_service
+from . import ratelimit
 from .spec import default_scope
 
 CHALLENGE = 'Bearer realm="kansa"'
@@ -30,9 +31,14 @@ def required_scope() -> str:
 
 
 def authenticate() -> None:
-    """``before_request`` of the API blueprints: 401 without a valid token, 403 out of scope."""
+    """``before_request`` of the API blueprints: 401 without a valid token, 403 out of scope.
+
+    429 (``ratelimit``) once this address has sent too many requests without a valid token,
+    or this token too many requests.
+    """
     if request.method == "OPTIONS":
         return
+    ratelimit.check_address()  # before the token is looked at: guessing stops at the limit
     header = request.headers.get("Authorization", "").strip()
     if not header:
         abort(
@@ -60,6 +66,7 @@ def authenticate() -> None:
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
         )
     g.api_token, g.api_user = token, user
+    ratelimit.check_token()
     needed = required_scope()
     if not policies.scope_allows(token.scope, needed):
         abort(

@@ -5,6 +5,7 @@ and is registered by ``audit.api.init_app``. The blueprint then, for every route
 
 * requires a bearer token (``auth.authenticate``) and the route's scope (``@blp.scope``;
   GET needs ``read``, anything else ``write`` unless declared);
+* honours ``Idempotency-Key`` on POST (``idempotency``: a retry gets the first answer);
 * turns ``ServiceError`` into the one JSON error shape (``errors.service_error_response``);
 * documents, through the public ``Blueprint.doc`` and the ``spec.KansaDocs`` plugin, the
   scope, the errors listed with ``@blp.errors(...)`` and, with ``@blp.if_match``, the If-Match
@@ -24,7 +25,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 
 from ..services import ServiceError
 from ..vocabulary import TokenScope, values
-from . import spec
+from . import idempotency, spec
 from .auth import authenticate
 from .errors import API_PREFIX, service_error_response
 
@@ -121,6 +122,9 @@ class ApiBlueprint(Blueprint):
         self.tag = tag
         self.before_request(authenticate)
         self.before_request(_ids_in_range)
+        self.before_request(idempotency.before)
+        self.after_request(idempotency.after)
+        self.teardown_request(idempotency.teardown)
         self.register_error_handler(ServiceError, service_error_response)
 
     def add_url_rule(  # type: ignore[no-untyped-def]  # noqa: ANN201 - flask-smorest's signature

@@ -30,6 +30,14 @@ ERRORS = "x-kansa-errors"
 ETAG = "x-kansa-etag"
 IF_MATCH = "x-kansa-if-match"
 PAGINATION_SCHEMA = "PaginationMetadata"
+#: components (registered by ``KansaApi.document_guards``) every operation refers to
+RATE_LIMITED = "RATE_LIMITED"
+IDEMPOTENCY_KEY = "IDEMPOTENCY_KEY"
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "RATELIMIT_LIMIT",
+    "X-RateLimit-Remaining": "RATELIMIT_REMAINING",
+    "X-RateLimit-Reset": "RATELIMIT_RESET",
+}
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 
 
@@ -58,9 +66,16 @@ class KansaDocs(BasePlugin):
                 parameters = operation.setdefault("parameters", [])
                 if "IF_MATCH" not in parameters:
                     parameters.append("IF_MATCH")
+            idempotent = method == "post"
+            if idempotent:
+                codes |= {400, 409, 422}  # a malformed key; a key in flight; reused elsewhere
+                parameters = operation.setdefault("parameters", [])
+                if IDEMPOTENCY_KEY not in parameters:
+                    parameters.append(IDEMPOTENCY_KEY)
             for code in sorted(codes):
                 if code not in responses and str(code) not in responses:
                     responses[code] = HTTPStatus(code).name
+            responses.setdefault(429, RATE_LIMITED)
             etag = operation.pop(ETAG, False)
             for code, response in responses.items():
                 if not isinstance(response, dict):
@@ -75,6 +90,10 @@ class KansaDocs(BasePlugin):
                     }
                 if etag and 200 <= int(code) < 300:
                     response.setdefault("headers", {})["ETag"] = "ETAG"
+                if 200 <= int(code) < 300:
+                    response.setdefault("headers", {}).update(RATE_HEADERS)
+                    if idempotent:
+                        response["headers"]["Idempotent-Replayed"] = "IDEMPOTENT_REPLAYED"
 
 
 class KansaApi(Api):
@@ -87,6 +106,57 @@ class KansaApi(Api):
         if not is_api_request():
             return error
         return http_error_response(error)
+
+    def document_guards(self) -> None:
+        """The components of Idempotency-Key and of the rate limits (429, X-RateLimit-*)."""
+        components = self.spec.components
+        if IDEMPOTENCY_KEY in components.parameters:
+            return
+        components.parameter(
+            IDEMPOTENCY_KEY,
+            "header",
+            {
+                "name": "Idempotency-Key",
+                "required": False,
+                "description": "A key of your choosing (a UUID, say; 1 to 255 printable ASCII "
+                "characters) that makes a retry safe: the same key with the same request "
+                "within 24 hours (KANSA_IDEMPOTENCY_HOURS) answers with the first response "
+                "again, marked Idempotent-Replayed: true, instead of creating anything twice. "
+                "The same key with another request is a 422; while the first request is still "
+                "being processed, a 409. Keys are per user. Only successful answers are kept: "
+                "after a refusal the key may be used again.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            },
+        )
+        components.header(
+            "IDEMPOTENT_REPLAYED",
+            {
+                "description": "true when this is the stored answer to an earlier request "
+                "with the same Idempotency-Key",
+                "schema": {"type": "string", "enum": ["true"]},
+            },
+        )
+        texts = {
+            "RATELIMIT_LIMIT": "Requests allowed in the current window",
+            "RATELIMIT_REMAINING": "Requests left in the current window",
+            "RATELIMIT_RESET": "When the window ends (Unix time, seconds)",
+        }
+        for name, text in texts.items():
+            components.header(name, {"description": text, "schema": {"type": "integer"}})
+        components.header(
+            "RETRY_AFTER",
+            {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
+        )
+        components.response(
+            RATE_LIMITED,
+            {
+                "description": "Too many requests: this token (KANSA_RATELIMIT_API), or this "
+                "address without a valid token (KANSA_RATELIMIT_API_ANONYMOUS), is over its "
+                "limit; wait Retry-After seconds",
+                "content": {"application/json": {"schema": "Error"}},
+                "headers": {"Retry-After": "RETRY_AFTER", **RATE_HEADERS},
+            },
+        )
 
     def document_pagination(self) -> None:
         """Make sure the schema the X-Pagination header is documented with is a component."""

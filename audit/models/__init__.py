@@ -10,6 +10,7 @@ from .assessment import Answer, Assessment, AssessmentAuditor, Evidence, Evidenc
 from .base import UTCDateTime, id_of, rows_affected, table_of, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
+from .idempotency import IdempotencyKey
 from .report import ReportCache
 from .subcontractor import Subcontractor
 from .user import ApiToken, LoginAttempt, User
@@ -30,6 +31,7 @@ __all__ = [
     "Evidence",
     "EvidenceBlob",
     "Finding",
+    "IdempotencyKey",
     "LoginAttempt",
     "ReportCache",
     "Subcontractor",
