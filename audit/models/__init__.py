@@ -10,6 +10,7 @@ from .assessment import Answer, Assessment, AssessmentAuditor, Evidence, Evidenc
 from .base import UTCDateTime, id_of, rows_affected, table_of, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
+from .installation import INSTALLATION_ID, Installation
 from .report import ReportCache
 from .subcontractor import Subcontractor
 from .user import ApiToken, LoginAttempt, User
@@ -30,6 +31,8 @@ __all__ = [
     "Evidence",
     "EvidenceBlob",
     "Finding",
+    "INSTALLATION_ID",
+    "Installation",
     "LoginAttempt",
     "ReportCache",
     "Subcontractor",
