@@ -43,6 +43,7 @@ def schema_errors(document: dict[str, Any]) -> list[str]:
 def valid_assessment_results(document: dict[str, Any]) -> AssessmentResults:
     """The document, checked by the schema and loaded by trestle (either fails the test)."""
     assert list(document) == ["assessment-results"]
+    assert document["assessment-results"]["metadata"]["oscal-version"] == SCHEMA_VERSION
     assert schema_errors(document) == []
     return AssessmentResults.model_validate(document["assessment-results"])
 
@@ -50,5 +51,6 @@ def valid_assessment_results(document: dict[str, Any]) -> AssessmentResults:
 def valid_poam(document: dict[str, Any]) -> PlanOfActionAndMilestones:
     """The document, checked by the schema and loaded by trestle (either fails the test)."""
     assert list(document) == ["plan-of-action-and-milestones"]
+    assert document["plan-of-action-and-milestones"]["metadata"]["oscal-version"] == SCHEMA_VERSION
     assert schema_errors(document) == []
     return PlanOfActionAndMilestones.model_validate(document["plan-of-action-and-milestones"])

@@ -52,7 +52,8 @@ from . import Forbidden, NotFound, installation
 from . import assessments as assessment_service
 from . import findings as finding_service
 
-OSCAL_VERSION = "1.1.2"
+#: the OSCAL release the documents follow, the one whose JSON schemas the tests check them with
+OSCAL_VERSION = "1.1.3"
 NS = "urn:kansa:oscal"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -75,6 +76,21 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def _files(
+    session: Session, assessment_ids: Iterable[int]
+) -> dict[tuple[int, int | None], list[Evidence]]:
+    """Evidence files by (assessment, item), oldest first; item None is the whole assessment."""
+    files: dict[tuple[int, int | None], list[Evidence]] = {}
+    wanted = list(assessment_ids)
+    if not wanted:
+        return files
+    for f in session.exec(
+        select(Evidence).where(col(Evidence.assessment_id).in_(wanted)).order_by(col(Evidence.id))
+    ):
+        files.setdefault((f.assessment_id, f.item_id), []).append(f)
+    return files
+
+
 def _rows(session: Session, assessment: Assessment) -> list[tuple[Any, ...]]:
     answers: dict[int | None, tuple[Answer | None, str | None]] = {
         a.item_id: (a, email)
@@ -84,17 +100,16 @@ def _rows(session: Session, assessment: Assessment) -> list[tuple[Any, ...]]:
             .where(Answer.assessment_id == assessment.id)
         ).all()
     }
-    files: dict[int | None, list[Evidence]] = {}
-    for evidence in session.exec(
-        select(Evidence).where(Evidence.assessment_id == assessment.id).order_by(col(Evidence.id))
-    ):
-        files.setdefault(evidence.item_id, []).append(evidence)
+    aid = id_of(assessment)
+    files = _files(session, [aid])
     items = session.exec(
         select(ChecklistItem)
         .where(ChecklistItem.version_id == assessment.checklist_version_id)
         .order_by(col(ChecklistItem.section_id), col(ChecklistItem.position))
     ).all()
-    return [(item, *answers.get(item.id, (None, None)), files.get(item.id, [])) for item in items]
+    return [
+        (item, *answers.get(item.id, (None, None)), files.get((aid, item.id), [])) for item in items
+    ]
 
 
 def answers_csv(session: Session, assessment: Assessment) -> str:
@@ -313,21 +328,6 @@ def _finding(
     if risk:
         data["related-risks"] = [{"risk-uuid": ids("assessment", assessment_id, "risk", item.ref)}]
     return data
-
-
-def _files(
-    session: Session, assessment_ids: Iterable[int]
-) -> dict[tuple[int, int | None], list[Evidence]]:
-    """Evidence files by (assessment, item), oldest first; item None is the whole assessment."""
-    files: dict[tuple[int, int | None], list[Evidence]] = {}
-    wanted = list(assessment_ids)
-    if not wanted:
-        return files
-    for f in session.exec(
-        select(Evidence).where(col(Evidence.assessment_id).in_(wanted)).order_by(col(Evidence.id))
-    ):
-        files.setdefault((f.assessment_id, f.item_id), []).append(f)
-    return files
 
 
 def _auditors(session: Session, assessment_ids: Iterable[int]) -> dict[int, list[User]]:
