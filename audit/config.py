@@ -66,6 +66,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "REMEMBER_COOKIE_SECURE": _bool(
             env, "KANSA_SECURE_COOKIES", (env.get("KANSA_ENV") or "production") != "development"
         ),
+        # the address people reach Kansa at: absolute links in exports (else the request's host)
+        "BASE_URL": (env.get("KANSA_BASE_URL") or "").strip().rstrip("/") or None,
         # behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host
         "PROXY_FIX": _bool(env, "KANSA_PROXY_FIX", False),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -148,6 +150,14 @@ def check(config: dict[str, Any], debug: bool) -> None:
     if not isinstance(hours, int) or hours < 1:
         raise ConfigError(
             f"KANSA_IDEMPOTENCY_HOURS must be a whole number of hours, 1 or more, got {hours!r}"
+        )
+    base = config.get("BASE_URL")
+    if base and (
+        not str(base).startswith(("http://", "https://")) or "?" in str(base) or "#" in str(base)
+    ):
+        raise ConfigError(
+            f"KANSA_BASE_URL is {base!r}: it must be an http:// or https:// address with no "
+            "query or fragment, e.g. https://kansa.example.co.jp"
         )
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):

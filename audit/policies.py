@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Protocol
 
-from .vocabulary import AnswerStatus, AssessmentState, Role, Tier, TokenScope
+from .vocabulary import AnswerStatus, AssessmentState, FindingStatus, Role, Tier, TokenScope
 
 
 class Person(Protocol):
@@ -74,6 +74,16 @@ def needs_comment(answer: str | None) -> bool:
 def may_be_deleted(state: str) -> bool:
     """Only a draft may be deleted (and only while nobody has worked on it)."""
     return state == AssessmentState.DRAFT
+
+
+#: The statuses of a finding whose remediation is still to be done (what a POA&M lists):
+#: not closed, and no risk accepted instead.
+UNRESOLVED_FINDING_STATUSES = (FindingStatus.OPEN, FindingStatus.IN_REMEDIATION)
+
+
+def is_unresolved(finding_status: str) -> bool:
+    """Whether a finding with ``finding_status`` still waits for its remediation."""
+    return finding_status in UNRESOLVED_FINDING_STATUSES
 
 
 # ------------------------------------------------------------------------------ assessments

@@ -199,3 +199,28 @@ def test_backup_does_not_overwrite_a_file(runner, tmp_path, filled):
     out = runner.invoke(args=["backup", str(target)])
     assert out.exit_code != 0 and "already exists" in out.output
     assert target.read_text() == "keep me"
+
+
+def test_a_restored_installation_keeps_its_oscal_identifiers(app, runner, filled, tmp_path):
+    from audit.models import Assessment, Installation
+    from audit.services import exports
+
+    links = exports.OscalLinks(lambda evidence_id: f"https://kansa.example/{evidence_id}")
+
+    def export(application):
+        with application.app_context():
+            assessment = db.session.exec(select(Assessment)).one()
+            return exports.oscal_assessment_results(db.session, assessment, links)
+
+    before = export(app)  # makes the namespace row if the test database lacks it
+    with app.app_context():
+        namespace = db.session.get(Installation, 1).namespace
+    target = tmp_path / "kansa.backup"
+    assert runner.invoke(args=["backup", str(target)]).exit_code == 0
+    restored = fresh_sqlite_app(tmp_path)
+    out = restored.test_cli_runner().invoke(args=["restore", str(target)])
+    assert out.exit_code == 0, out.output
+    with restored.app_context():
+        (row,) = db.session.exec(select(Installation)).all()  # the backup's, not the migration's
+    assert row.namespace == namespace
+    assert export(restored) == before

@@ -72,3 +72,12 @@ def test_sqlite_syncs_every_commit_unless_told_otherwise(monkeypatch, tmp_path):
     monkeypatch.setenv("KANSA_SQLITE_SYNCHRONOUS", "sometimes")
     with pytest.raises(ConfigError, match="KANSA_SQLITE_SYNCHRONOUS is 'SOMETIMES'"):
         create_app(settings)
+
+
+def test_base_url_is_read_and_a_bad_one_refused(tmp_path):
+    config = from_environment(str(tmp_path), {"KANSA_BASE_URL": " https://kansa.example.co.jp/ "})
+    assert config["BASE_URL"] == "https://kansa.example.co.jp"
+    assert from_environment(str(tmp_path), {})["BASE_URL"] is None
+    for bad in ("kansa.example.co.jp", "ftp://kansa.example", "https://kansa.example/?x=1"):
+        with pytest.raises(ConfigError, match="KANSA_BASE_URL"):
+            create_app({"TESTING": True, "SECRET_KEY": "x", "BASE_URL": bad})

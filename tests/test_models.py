@@ -30,6 +30,7 @@ from audit.models import (
     EvidenceBlob,
     Finding,
     IdempotencyKey,
+    Installation,
     LoginAttempt,
     ReportCache,
     Subcontractor,
@@ -473,6 +474,19 @@ def test_idempotency_keys_are_unique_per_user(session, world: World) -> None:
     session.rollback()
 
 
+def test_installation_round_trip_and_only_one_row(session, world: World) -> None:
+    session.exec(sa.delete(Installation))  # the migrations made one on SQLite's template
+    session.commit()
+    assert_round_trip(
+        session,
+        Installation(id=1, namespace="0b9e1f5c-4c7e-4d1a-9f3e-2a6b8c0d1e2f", created_at=MOMENT),
+    )
+    session.add(Installation(id=2, namespace="1b9e1f5c-4c7e-4d1a-9f3e-2a6b8c0d1e2f"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
 def test_default_timestamps_are_aware_utc(session, world: World) -> None:
     back = read_back(Assessment, world.assessment.id)
     assert back.created_at.utcoffset() == timedelta(0)
@@ -501,6 +515,7 @@ def test_every_table_has_a_round_trip_test() -> None:
         "webhook_delivery",
         "login_attempt",
         "idempotency_key",
+        "installation",
     }
     assert set(metadata.tables) == tested
 

@@ -1,23 +1,33 @@
-"""Exports of an assessment: answers as CSV, and an OSCAL assessment-results document."""
+"""Exports: answers as CSV; OSCAL assessment-results and plan-of-action-and-milestones (POA&M)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 
+from .. import urls
 from ..extensions import db
 from ..security import attachment
 from ..services import exports
 from .assessments import load
+from .auth import current_user
 from .blueprint import ApiBlueprint
+
+#: how OSCAL documents link to evidence, said once in the OpenAPI document
+OSCAL_LINKS_DOC = (
+    "Evidence files are back-matter resources whose `rlinks` point at "
+    "`/api/v1/evidence/{id}/download` (absolute: under KANSA_BASE_URL when it is set, else the "
+    "request's host) with the file's SHA-256 in `hashes`. UUIDs are stable per installation."
+)
 
 blp = ApiBlueprint(
     "api_exports",
     __name__,
     tag="exports",
-    description="Answers as CSV and NIST OSCAL assessment-results JSON.",
+    description="Answers as CSV; NIST OSCAL 1.1 assessment-results and POA&M JSON. "
+    + OSCAL_LINKS_DOC,
 )
 
 
@@ -41,15 +51,58 @@ class AnswersCsv(MethodView):
         )
 
 
+def _links() -> exports.OscalLinks:
+    return exports.OscalLinks(urls.evidence_download_url, current_app.config["TIMEZONE"])
+
+
 @blp.route("/assessments/<int:assessment_id>/oscal")
 class Oscal(MethodView):
     @blp.response(
         200,
         {"type": "object", "additionalProperties": True},
-        description="An OSCAL 1.1.2 assessment-results document",
+        description="An OSCAL 1.1 assessment-results document",
     )
     @blp.errors(404)
     def get(self, assessment_id: int) -> Any:
-        """The assessment as OSCAL assessment-results (results, findings, observations)."""
+        """The assessment as OSCAL assessment-results (results, findings, observations).
+
+        The audit period is the result's `start` and `end`; the subcontractor, auditors and
+        reviewer are parties with roles; submission and approval are `assessment-log` entries.
+        """
         assessment = load(assessment_id)
-        return jsonify(exports.oscal_assessment_results(db.session, assessment))
+        return jsonify(exports.oscal_assessment_results(db.session, assessment, _links()))
+
+
+@blp.route("/assessments/<int:assessment_id>/poam")
+class AssessmentPoam(MethodView):
+    @blp.response(
+        200,
+        {"type": "object", "additionalProperties": True},
+        description="An OSCAL 1.1 plan-of-action-and-milestones document",
+    )
+    @blp.errors(404)
+    def get(self, assessment_id: int) -> Any:
+        """The assessment's findings as an OSCAL POA&M (404 when it has none).
+
+        Each current finding, whatever its status, is a `poam-item` related to its `finding`,
+        the `observation` it came from and a `risk` with its status, deadline (the due date) and
+        remediation (the plan, a milestone on the due date, the owner as a party).
+        """
+        assessment = load(assessment_id)
+        return jsonify(exports.oscal_poam(db.session, assessment, _links()))
+
+
+@blp.route("/poam")
+class OpenPoam(MethodView):
+    @blp.response(
+        200,
+        {"type": "object", "additionalProperties": True},
+        description="An OSCAL 1.1 plan-of-action-and-milestones document",
+    )
+    @blp.errors(404)
+    def get(self) -> Any:
+        """Every open finding (open or in remediation) of every assessment as one OSCAL POA&M.
+
+        404 when no finding is open. Closed findings and accepted risks are left out.
+        """
+        return jsonify(exports.oscal_open_poam(db.session, current_user(), _links()))

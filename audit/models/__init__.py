@@ -11,6 +11,7 @@ from .base import UTCDateTime, id_of, rows_affected, table_of, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
 from .idempotency import IdempotencyKey
+from .installation import INSTALLATION_ID, Installation
 from .report import ReportCache
 from .subcontractor import Subcontractor
 from .user import ApiToken, LoginAttempt, User
@@ -32,6 +33,8 @@ __all__ = [
     "EvidenceBlob",
     "Finding",
     "IdempotencyKey",
+    "INSTALLATION_ID",
+    "Installation",
     "LoginAttempt",
     "ReportCache",
     "Subcontractor",

@@ -4,7 +4,8 @@ The file is gzip-compressed JSON Lines: a header (format, schema revision, time)
 row (``{"t": table, "r": {column: value}}``; bytes as base64, times as ISO 8601 UTC), and a
 trailer with the row count per table and the SHA-256 of every line before it. Restoring checks
 the gzip CRC, the checksum and the counts before it writes anything, into an empty database of
-either engine (SQLite to PostgreSQL included), in one transaction.
+either engine (SQLite to PostgreSQL included), in one transaction. "Empty" allows the rows the
+migrations make (``MADE_BY_MIGRATIONS``): the backup's replace them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from ..models import metadata, utcnow
 
 FORMAT = "kansa-backup"
 FORMAT_VERSION = 1
+#: tables whose rows the migrations make: an empty database has them, and a restore replaces
+#: them with the backup's (the installation's namespace, so exported OSCAL UUIDs stay the same)
+MADE_BY_MIGRATIONS = frozenset({"installation"})
 
 
 class BackupError(Exception):
@@ -191,6 +195,8 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                 f"{revision}; restore into a database migrated to the same revision"
             )
         for table in metadata.sorted_tables:
+            if table.name in MADE_BY_MIGRATIONS:
+                continue
             if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
                 raise BackupError(
                     f"the target database is not empty (table {table.name} has rows); "
@@ -203,6 +209,8 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
         for table in metadata.sorted_tables:
             batch = by_table[table.name]
             counts[table.name] = len(batch)
+            if table.name in MADE_BY_MIGRATIONS:
+                conn.execute(sa.delete(table))  # the backup's rows, and only those
             if not batch:
                 continue
             # rows pointing at their own table (re-entrustment chains) get the link afterwards

@@ -1,21 +1,36 @@
-"""Exports of an assessment: answers as CSV, and NIST OSCAL assessment-results JSON.
+"""Exports: answers as CSV; NIST OSCAL 1.1 assessment-results and plan-of-action-and-milestones.
 
-OSCAL mapping (see shared/domain/oscal.md): the assessment is one ``result``; each checklist item
-is a ``control-id`` under ``reviewed-controls``; each answer an ``observation``; each partial or
-non-compliant answer a ``finding`` targeting the item as an objective; the subcontractor a
-``party``; score, rating and checklist version ``props`` in Kansa's namespace; evidence files
-``back-matter`` resources. UUIDs are derived from the assessment and item, so exporting the same
-assessment twice gives the same identifiers.
+OSCAL mapping (see shared/domain/oscal.md): the assessment is one ``result`` whose ``start`` and
+``end`` are its audit period; each checklist item is a ``control-id`` under
+``reviewed-controls``; each answer an ``observation``; each partial or non-compliant answer a
+``finding`` targeting the item as an objective; the subcontractor a ``party`` (organisation),
+its auditors and reviewer parties (persons) with the roles ``ROLES`` defines; submission and
+approval ``assessment-log`` entries logged by the person who did them; score, rating and
+checklist version ``props`` in Kansa's namespace; evidence files ``back-matter`` resources whose
+``rlinks`` carry the download link and the file's SHA-256 as OSCAL ``hashes``.
+
+A POA&M lists findings as ``poam-items``, each with its ``finding``, the ``observation`` (the
+answer) it came from and a ``risk`` holding its status, deadline (the due date) and remediation
+(the plan, a milestone on the due date, the owner as a party in the ``remediation-owner`` role).
+
+Every UUID is a UUID 5 of a stable name (``subcontractor/7``, ``assessment/3/finding/SO-3.1``)
+in the installation's own random namespace (``services.installation``): exporting again gives
+the same identifiers, the same subcontractor or person is the same party in every document,
+the same finding has the same UUID in the assessment results and in the POA&M, and two
+installations never collide.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import uuid
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import policies, rules
@@ -23,19 +38,23 @@ from ..models import (
     Answer,
     Assessment,
     AssessmentAuditor,
+    AuditEvent,
     ChecklistItem,
     Evidence,
     Finding,
     Subcontractor,
     User,
+    id_of,
     utcnow,
 )
-from ..vocabulary import AnswerStatus
+from ..vocabulary import AnswerStatus, FindingStatus
+from . import Forbidden, NotFound, installation
 from . import assessments as assessment_service
+from . import findings as finding_service
 
-OSCAL_VERSION = "1.1.2"
+#: the OSCAL release the documents follow, the one whose JSON schemas the tests check them with
+OSCAL_VERSION = "1.1.3"
 NS = "urn:kansa:oscal"
-_ROOT = uuid.UUID("6f2b9a1e-3c4d-5e6f-8a9b-0c1d2e3f4a5b")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "section",
@@ -57,6 +76,21 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def _files(
+    session: Session, assessment_ids: Iterable[int]
+) -> dict[tuple[int, int | None], list[Evidence]]:
+    """Evidence files by (assessment, item), oldest first; item None is the whole assessment."""
+    files: dict[tuple[int, int | None], list[Evidence]] = {}
+    wanted = list(assessment_ids)
+    if not wanted:
+        return files
+    for f in session.exec(
+        select(Evidence).where(col(Evidence.assessment_id).in_(wanted)).order_by(col(Evidence.id))
+    ):
+        files.setdefault((f.assessment_id, f.item_id), []).append(f)
+    return files
+
+
 def _rows(session: Session, assessment: Assessment) -> list[tuple[Any, ...]]:
     answers: dict[int | None, tuple[Answer | None, str | None]] = {
         a.item_id: (a, email)
@@ -66,17 +100,16 @@ def _rows(session: Session, assessment: Assessment) -> list[tuple[Any, ...]]:
             .where(Answer.assessment_id == assessment.id)
         ).all()
     }
-    files: dict[int | None, list[Evidence]] = {}
-    for evidence in session.exec(
-        select(Evidence).where(Evidence.assessment_id == assessment.id).order_by(col(Evidence.id))
-    ):
-        files.setdefault(evidence.item_id, []).append(evidence)
+    aid = id_of(assessment)
+    files = _files(session, [aid])
     items = session.exec(
         select(ChecklistItem)
         .where(ChecklistItem.version_id == assessment.checklist_version_id)
         .order_by(col(ChecklistItem.section_id), col(ChecklistItem.position))
     ).all()
-    return [(item, *answers.get(item.id, (None, None)), files.get(item.id, [])) for item in items]
+    return [
+        (item, *answers.get(item.id, (None, None)), files.get((aid, item.id), [])) for item in items
+    ]
 
 
 def answers_csv(session: Session, assessment: Assessment) -> str:
@@ -104,8 +137,52 @@ def answers_csv(session: Session, assessment: Assessment) -> str:
     return out.getvalue()
 
 
-def _uuid(*parts: Any) -> str:
-    return str(uuid.uuid5(_ROOT, "/".join(str(p) for p in parts)))
+# ------------------------------------------------------------------------------ OSCAL: common
+
+
+@dataclass(frozen=True)
+class OscalLinks:
+    """What an OSCAL export needs from its caller: where files are, and the users' time zone.
+
+    ``evidence_url`` gives the absolute URL at which an evidence file (by id) is downloaded;
+    ``timezone`` is the zone in which an assessment's period and a finding's due date are days.
+    """
+
+    evidence_url: Callable[[int], str]
+    timezone: str = "UTC"
+
+    def day_start(self, day: date) -> str:
+        return _time(datetime.combine(day, time.min, ZoneInfo(self.timezone)))
+
+    def day_end(self, day: date) -> str:
+        return _time(datetime.combine(day, time(23, 59, 59), ZoneInfo(self.timezone)))
+
+
+#: The roles parties play in Kansa's OSCAL documents (``metadata.roles``).
+ROLES = {
+    "auditor": ("Auditor", "Assesses the subcontractor: answers the checklist, collects evidence."),
+    "reviewer": ("Reviewer", "Reviews the submitted assessment and approves or returns it."),
+    "assessed-organisation": ("Assessed organisation", "The subcontractor assessed."),
+    "remediation-owner": ("Remediation owner", "Owns the remediation of a finding."),
+}
+
+#: How a finding's remediation status reads as an OSCAL risk status.
+RISK_STATUS = {
+    FindingStatus.OPEN: "open",
+    FindingStatus.IN_REMEDIATION: "remediating",
+    FindingStatus.RISK_ACCEPTED: "deviation-approved",
+    FindingStatus.CLOSED: "closed",
+}
+
+
+class _Ids:
+    """UUID 5s of stable names in the installation's namespace."""
+
+    def __init__(self, session: Session) -> None:
+        self.space = installation.namespace(session)
+
+    def __call__(self, *parts: Any) -> str:
+        return installation.uuid_in(self.space, *parts)
 
 
 def _time(moment: datetime | None) -> str:
@@ -116,8 +193,211 @@ def _prop(name: str, value: Any) -> dict[str, str]:
     return {"name": name, "ns": NS, "value": str(value)}
 
 
-def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[str, Any]:
+class _Parties:
+    """The parties of one document, each once, and who plays which role."""
+
+    def __init__(self, ids: _Ids) -> None:
+        self.ids = ids
+        self.parties: dict[str, dict[str, Any]] = {}
+        self.roles: dict[str, list[str]] = {}
+
+    def _add(self, role: str | None, party: dict[str, Any]) -> str:
+        self.parties.setdefault(party["uuid"], party)
+        if role is not None and party["uuid"] not in self.roles.setdefault(role, []):
+            self.roles[role].append(party["uuid"])
+        return str(party["uuid"])
+
+    def organisation(self, subcontractor: Subcontractor, role: str | None = None) -> str:
+        uid = self.ids("subcontractor", subcontractor.id)
+        return self._add(role, {"uuid": uid, "type": "organization", "name": subcontractor.name})
+
+    def person(self, user: User, role: str | None = None) -> str:
+        return self._add(
+            role, {"uuid": self.ids("user", user.id), "type": "person", "name": user.name}
+        )
+
+    def owner(self, owner: str) -> str:
+        """A finding's owner, as written on it: the same text is the same party."""
+        uid = self.ids("owner", " ".join(owner.split()).casefold())
+        return self._add(
+            "remediation-owner",
+            {
+                "uuid": uid,
+                "type": "person",
+                "name": owner,
+                "remarks": "The owner as written on the finding (a person or a team).",
+            },
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        used = [r for r in ROLES if self.roles.get(r)]
+        data: dict[str, Any] = {}
+        if used:
+            data["roles"] = [
+                {"id": r, "title": ROLES[r][0], "description": ROLES[r][1]} for r in used
+            ]
+        if self.parties:
+            data["parties"] = list(self.parties.values())
+        if used:
+            data["responsible-parties"] = [
+                {"role-id": r, "party-uuids": self.roles[r]} for r in used
+            ]
+        return data
+
+
+def _evidence_resource(
+    ids: _Ids, links: OscalLinks, f: Evidence, ref: str | None
+) -> dict[str, Any]:
+    about = f"evidence for {ref}" if ref else "evidence for the assessment as a whole"
+    return {
+        "uuid": ids("evidence", f.id),
+        "title": f.filename,
+        "description": f"{f.filename}: {about}, {f.size:,} bytes, uploaded {_time(f.uploaded_at)}.",
+        "props": [{"name": "type", "value": "evidence"}, _prop("size", f.size)],
+        "rlinks": [
+            {
+                "href": links.evidence_url(id_of(f)),
+                "media-type": f.content_type,
+                "hashes": [{"algorithm": "SHA-256", "value": f.sha256}],
+            }
+        ],
+    }
+
+
+def _observation(
+    ids: _Ids,
+    assessment_id: int,
+    item: ChecklistItem,
+    answer: Answer,
+    subject: str,
+    evidence: Sequence[Evidence],
+) -> dict[str, Any]:
+    observation: dict[str, Any] = {
+        "uuid": ids("assessment", assessment_id, "observation", item.ref),
+        "title": f"{item.ref}: {answer.status}",
+        "description": answer.comment or f"Answered {answer.status}.",
+        "props": [_prop("answer", answer.status), _prop("item-weight", item.weight)],
+        "methods": ["EXAMINE"],
+        "types": ["control-objective"],
+        "subjects": [{"subject-uuid": subject, "type": "party"}],
+        "collected": _time(answer.answered_at),
+    }
+    if evidence:
+        observation["relevant-evidence"] = [
+            {
+                "href": f"#{ids('evidence', f.id)}",
+                "description": f"{f.filename} (SHA-256 {f.sha256})",
+            }
+            for f in evidence
+        ]
+    return observation
+
+
+def _finding(
+    ids: _Ids,
+    assessment_id: int,
+    item: ChecklistItem,
+    answer: Answer | None,
+    finding: Finding | None,
+    *,
+    risk: bool = False,
+) -> dict[str, Any]:
+    status = answer.status if answer else AnswerStatus.NON_COMPLIANT
+    data: dict[str, Any] = {
+        "uuid": ids("assessment", assessment_id, "finding", item.ref),
+        "title": f"{item.ref}: {item.question_en}"[:500],
+        "description": (answer.comment if answer else "") or item.question_en,
+        "props": [
+            _prop("severity", finding.severity if finding else "unknown"),
+            _prop("remediation-status", finding.status if finding else FindingStatus.OPEN),
+            *([_prop("finding-id", finding.id)] if finding else []),
+        ],
+        "target": {
+            "type": "objective-id",
+            "target-id": item.ref,
+            "status": {
+                "state": "not-satisfied",
+                "reason": "fail" if status == AnswerStatus.NON_COMPLIANT else "other",
+            },
+        },
+    }
+    if answer is not None:
+        data["related-observations"] = [
+            {"observation-uuid": ids("assessment", assessment_id, "observation", item.ref)}
+        ]
+    if risk:
+        data["related-risks"] = [{"risk-uuid": ids("assessment", assessment_id, "risk", item.ref)}]
+    return data
+
+
+def _auditors(session: Session, assessment_ids: Iterable[int]) -> dict[int, list[User]]:
+    people: dict[int, list[User]] = {}
+    wanted = list(assessment_ids)
+    if not wanted:
+        return people
+    for assessment_id, user in session.exec(
+        select(AssessmentAuditor.assessment_id, User)
+        .join(User, col(User.id) == AssessmentAuditor.user_id)
+        .where(col(AssessmentAuditor.assessment_id).in_(wanted))
+        .order_by(col(User.id))
+    ).all():
+        people.setdefault(assessment_id, []).append(user)
+    return people
+
+
+# ------------------------------------------------------------------------------ assessment results
+
+
+def _last_event(session: Session, assessment: Assessment, action: str) -> AuditEvent | None:
+    return session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.assessment_id == assessment.id, AuditEvent.action == action)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+
+
+def _log_entry(
+    session: Session,
+    ids: _Ids,
+    parties: _Parties,
+    assessment: Assessment,
+    *,
+    action: str,
+    name: str,
+    title: str,
+    role: str,
+    moment: datetime,
+    fallback: User | None,
+    remarks: str | None = None,
+) -> dict[str, Any]:
+    """One recorded step of the workflow, logged by the person who took it (from the trail)."""
+    event = _last_event(session, assessment, action)
+    actor = session.get(User, event.actor_id) if event and event.actor_id else None
+    actor = actor or fallback
+    who = actor.name if actor else event.actor if event else "an unknown person"
+    entry: dict[str, Any] = {
+        "uuid": ids("assessment", assessment.id, "log", name),
+        "title": title,
+        "description": f"{title} by {who}.",
+        "start": _time(event.occurred_at if event else moment),
+        "props": [_prop("action", action)],
+    }
+    if event is not None:
+        entry["props"].append(_prop("audit-event-hash", event.hash))
+    if actor is not None:
+        entry["logged-by"] = [{"party-uuid": parties.person(actor), "role-id": role}]
+    if remarks:
+        entry["remarks"] = remarks
+    return entry
+
+
+def oscal_assessment_results(
+    session: Session, assessment: Assessment, links: OscalLinks
+) -> dict[str, Any]:
     """The assessment as an OSCAL assessment-results document (a JSON-ready dict)."""
+    ids = _Ids(session)
+    aid = assessment.id
+    assert aid is not None  # stored
     version = assessment_service.version_of(session, assessment)
     subcontractor = session.get(Subcontractor, assessment.subcontractor_id)
     assert subcontractor is not None  # a foreign key
@@ -127,21 +407,22 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
     frozen = not policies.is_open(assessment.state)
     score = snapshot.get("score", result.score) if frozen else result.score
     rating = snapshot.get("rating", result.rating) if frozen else result.rating
-    people = session.exec(
-        select(User)
-        .join(AssessmentAuditor, col(AssessmentAuditor.user_id) == User.id)
-        .where(AssessmentAuditor.assessment_id == assessment.id)
-    ).all()
+    parties = _Parties(ids)
+    party = parties.organisation(subcontractor, "assessed-organisation")
+    for auditor in _auditors(session, [aid]).get(aid, []):
+        parties.person(auditor, "auditor")
+    reviewer = session.get(User, assessment.reviewer_id) if assessment.reviewer_id else None
+    if reviewer is not None:
+        parties.person(reviewer, "reviewer")
     findings = {
         f.item_id: f
         for f in session.exec(
-            select(Finding).where(Finding.assessment_id == assessment.id, Finding.current)
+            select(Finding).where(Finding.assessment_id == aid, Finding.current)
         ).all()
     }
-    key = ("assessment", assessment.id)
-    party = _uuid(*key, "party", subcontractor.id)
-    plan = _uuid(*key, "plan")
+    plan = ids("assessment", aid, "plan")
     rows = _rows(session, assessment)
+    files = _files(session, [aid])
     resources = [
         {
             "uuid": plan,
@@ -155,77 +436,70 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
     ]
     observations: list[dict[str, Any]] = []
     oscal_findings: list[dict[str, Any]] = []
-    for item, answer, _email, files in rows:
+    for item, answer, _email, item_files in rows:
+        resources.extend(_evidence_resource(ids, links, f, item.ref) for f in item_files)
         if answer is None:
             continue
-        evidence = []
-        for f in files:
-            resource = _uuid(*key, "evidence", f.id)
-            resources.append(
-                {
-                    "uuid": resource,
-                    "title": f.filename,
-                    "props": [
-                        {"name": "type", "value": "evidence"},
-                        _prop("sha256", f.sha256),
-                        _prop("size", f.size),
-                    ],
-                }
-            )
-            evidence.append(
-                {"href": f"#{resource}", "description": f"{f.filename} (sha256 {f.sha256})"}
-            )
-        observation = {
-            "uuid": _uuid(*key, "observation", item.ref),
-            "title": f"{item.ref}: {answer.status}",
-            "description": answer.comment or f"Answered {answer.status}.",
-            "props": [_prop("answer", answer.status), _prop("item-weight", item.weight)],
-            "methods": ["EXAMINE"],
-            "types": ["control-objective"],
-            "subjects": [{"subject-uuid": party, "type": "party"}],
-            "collected": _time(answer.answered_at),
-        }
-        if evidence:
-            observation["relevant-evidence"] = evidence
-        observations.append(observation)
+        observations.append(_observation(ids, aid, item, answer, party, item_files))
         if rules.yields_finding(answer.status):
-            finding = findings.get(item.id)
-            oscal_findings.append(
-                {
-                    "uuid": _uuid(*key, "finding", item.ref),
-                    "title": f"{item.ref}: {item.question_en}"[:500],
-                    "description": answer.comment or item.question_en,
-                    "props": [
-                        _prop("severity", finding.severity if finding else "unknown"),
-                        _prop("remediation-status", finding.status if finding else "open"),
-                    ],
-                    "target": {
-                        "type": "objective-id",
-                        "target-id": item.ref,
-                        "status": {
-                            "state": "not-satisfied",
-                            "reason": "fail"
-                            if answer.status == AnswerStatus.NON_COMPLIANT
-                            else "other",
-                        },
-                    },
-                    "related-observations": [{"observation-uuid": observation["uuid"]}],
-                }
+            oscal_findings.append(_finding(ids, aid, item, answer, findings.get(item.id)))
+    resources.extend(_evidence_resource(ids, links, f, None) for f in files.get((aid, None), []))
+    log: list[dict[str, Any]] = []
+    if assessment.submitted_at is not None:
+        log.append(
+            _log_entry(
+                session,
+                ids,
+                parties,
+                assessment,
+                action="assessment.submitted",
+                name="submission",
+                title="Submitted for review",
+                role="auditor",
+                moment=assessment.submitted_at,
+                fallback=None,
             )
+        )
+    if assessment.approved_at is not None:
+        log.append(
+            _log_entry(
+                session,
+                ids,
+                parties,
+                assessment,
+                action="assessment.approved",
+                name="approval",
+                title="Approved",
+                role="reviewer",
+                moment=assessment.approved_at,
+                fallback=reviewer,
+                remarks=assessment.review_comment,
+            )
+        )
     results: dict[str, Any] = {
-        "uuid": _uuid(*key, "result"),
+        "uuid": ids("assessment", aid, "result"),
         "title": assessment.title,
         "description": (
             f"Assessment of {subcontractor.name} against {checklist.title.en} "
             f"{checklist.version}; state {assessment.state}."
         ),
-        "start": _time(assessment.created_at),
+        # the audit period; without one, from the assessment's creation
+        "start": (
+            links.day_start(assessment.period_start)
+            if assessment.period_start
+            else _time(assessment.created_at)
+        ),
         "props": [
             _prop("checklist", checklist.slug),
             _prop("checklist-version", checklist.version),
             _prop("state", assessment.state),
             *([_prop("score", score)] if score is not None else []),
             *([_prop("rating", rating)] if rating else []),
+            *(
+                [_prop("approved-at", _time(assessment.approved_at))]
+                if assessment.approved_at
+                else []
+            ),
         ],
         "reviewed-controls": {
             "control-selections": [
@@ -233,30 +507,221 @@ def oscal_assessment_results(session: Session, assessment: Assessment) -> dict[s
             ]
         },
     }
-    if assessment.approved_at:
+    if assessment.period_end:
+        results["end"] = links.day_end(assessment.period_end)
+    elif assessment.approved_at:
         results["end"] = _time(assessment.approved_at)
+    if log:
+        results["assessment-log"] = {"entries": log}
     if observations:
         results["observations"] = observations
     if oscal_findings:
         results["findings"] = oscal_findings
     return {
         "assessment-results": {
-            "uuid": _uuid(*key, "document"),
+            "uuid": ids("assessment", aid, "assessment-results"),
             "metadata": {
-                "title": f"Kansa assessment {assessment.id}: {assessment.title}",
+                "title": f"Kansa assessment {aid}: {assessment.title}",
                 "last-modified": _time(assessment.updated_at or assessment.created_at),
                 "version": str(assessment.revision),
                 "oscal-version": OSCAL_VERSION,
-                "parties": [
-                    {"uuid": party, "type": "organization", "name": subcontractor.name},
-                    *(
-                        {"uuid": _uuid("user", p.id), "type": "person", "name": p.name}
-                        for p in people
-                    ),
-                ],
+                **parties.metadata(),
             },
             "import-ap": {"href": f"#{plan}"},
             "results": [results],
             "back-matter": {"resources": resources},
         }
     }
+
+
+# ------------------------------------------------------------------------------ POA&M
+
+
+def _poam_rows(
+    session: Session, filters: finding_service.FindingFilters, unresolved: bool
+) -> list[Any]:
+    """(finding, item, assessment, subcontractor, answer) of the findings ``filters`` keep."""
+    statement = (
+        finding_service.search(filters)
+        .add_columns(ChecklistItem, Assessment, Subcontractor, Answer)
+        .outerjoin(
+            Answer,
+            sa.and_(
+                col(Answer.assessment_id) == Finding.assessment_id,
+                col(Answer.item_id) == Finding.item_id,
+            ),
+        )
+    )
+    if unresolved:
+        statement = statement.where(col(Finding.status).in_(policies.UNRESOLVED_FINDING_STATUSES))
+    return [(row[0], *row[4:]) for row in session.exec(statement).all()]
+
+
+def _poam(
+    session: Session,
+    ids: _Ids,
+    links: OscalLinks,
+    rows: Sequence[Any],
+    *,
+    uuid_name: Sequence[Any],
+    title: str,
+    system: str,
+) -> dict[str, Any]:
+    parties = _Parties(ids)
+    assessment_ids = sorted({a.id for _, _, a, _, _ in rows})
+    auditors = _auditors(session, assessment_ids)
+    files = _files(session, assessment_ids)
+    observations: list[dict[str, Any]] = []
+    risks: list[dict[str, Any]] = []
+    oscal_findings: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    resources: list[dict[str, Any]] = []
+    changed: list[datetime] = []
+    for finding, item, assessment, subcontractor, answer in rows:
+        aid = assessment.id
+        subject = parties.organisation(subcontractor, "assessed-organisation")
+        finders = [parties.person(u, "auditor") for u in auditors.get(aid, [])]
+        changed.append(finding.updated_at or finding.created_at)
+        item_files = files.get((aid, item.id), [])
+        resources.extend(_evidence_resource(ids, links, f, item.ref) for f in item_files)
+        related: dict[str, Any] = {}
+        if answer is not None:
+            observations.append(_observation(ids, aid, item, answer, subject, item_files))
+            related["related-observations"] = [
+                {"observation-uuid": ids("assessment", aid, "observation", item.ref)}
+            ]
+        risk_uuid = ids("assessment", aid, "risk", item.ref)
+        finding_uuid = ids("assessment", aid, "finding", item.ref)
+        oscal_findings.append(_finding(ids, aid, item, answer, finding, risk=True))
+        deadline = links.day_end(finding.due_date) if finding.due_date else None
+        remediation: dict[str, Any] = {
+            "uuid": ids("assessment", aid, "remediation", item.ref),
+            "lifecycle": "completed" if finding.status == FindingStatus.CLOSED else "planned",
+            "title": f"Remediation of {item.ref}",
+            "description": finding.remediation_plan or "No remediation plan written yet.",
+        }
+        if finding.due_date or finding.owner:
+            task: dict[str, Any] = {
+                "uuid": ids("assessment", aid, "milestone", item.ref),
+                "type": "milestone",
+                "title": f"{item.ref} remediated",
+                "description": "The remediation is done by its due date.",
+            }
+            if deadline:
+                task["timing"] = {"on-date": {"date": deadline}}
+            if finding.owner:
+                task["responsible-roles"] = [
+                    {"role-id": "remediation-owner", "party-uuids": [parties.owner(finding.owner)]}
+                ]
+            remediation["tasks"] = [task]
+        risk: dict[str, Any] = {
+            "uuid": risk_uuid,
+            "title": f"{item.ref}: {finding.title}"[:500],
+            "description": (answer.comment if answer else "") or item.question_en,
+            "statement": (
+                f"Until it is remediated, {subcontractor.name} does not meet {item.ref} "
+                f"({item.question_en}), a {finding.severity} finding of the assessment "
+                f"“{assessment.title}”."
+            ),
+            "props": [_prop("severity", finding.severity)],
+            "status": RISK_STATUS.get(FindingStatus(finding.status), "open"),
+            "remediations": [remediation],
+            **related,
+        }
+        if deadline:
+            risk["deadline"] = deadline
+        risks.append(risk)
+        poam_item: dict[str, Any] = {
+            "uuid": ids("assessment", aid, "poam-item", item.ref),
+            "title": f"{item.ref}: {finding.title}"[:500],
+            "description": finding.remediation_plan or finding.title,
+            "props": [
+                _prop("severity", finding.severity),
+                _prop("remediation-status", finding.status),
+                _prop("finding-id", finding.id),
+                _prop("assessment-id", aid),
+                *([_prop("owner", finding.owner)] if finding.owner else []),
+                *([_prop("due-date", finding.due_date.isoformat())] if finding.due_date else []),
+            ],
+            "related-findings": [{"finding-uuid": finding_uuid}],
+            **related,
+            "related-risks": [{"risk-uuid": risk_uuid}],
+        }
+        if finders:
+            poam_item["origins"] = [
+                {
+                    "actors": [
+                        {"type": "party", "actor-uuid": p, "role-id": "auditor"} for p in finders
+                    ]
+                }
+            ]
+        items.append(poam_item)
+    last = max(changed)
+    document: dict[str, Any] = {
+        "uuid": ids(*uuid_name),
+        "metadata": {
+            "title": title,
+            "last-modified": _time(last),
+            "version": _time(last),
+            "oscal-version": OSCAL_VERSION,
+            **parties.metadata(),
+        },
+        "system-id": {"identifier-type": "https://ietf.org/rfc/rfc4122", "id": system},
+    }
+    if observations:
+        document["observations"] = observations
+    document["risks"] = risks
+    document["findings"] = oscal_findings
+    document["poam-items"] = items
+    if resources:
+        document["back-matter"] = {"resources": resources}
+    return {"plan-of-action-and-milestones": document}
+
+
+def oscal_poam(session: Session, assessment: Assessment, links: OscalLinks) -> dict[str, Any]:
+    """The assessment's current findings, whatever their status, as an OSCAL POA&M.
+
+    ``NotFound`` when it has none: a POA&M lists at least one item.
+    """
+    ids = _Ids(session)
+    rows = _poam_rows(
+        session, finding_service.FindingFilters(assessment_id=assessment.id, current=True), False
+    )
+    if not rows:
+        raise NotFound(
+            f"assessment {assessment.id} has no findings, so there is no plan of action: "
+            "a POA&M lists at least one item"
+        )
+    subcontractor = rows[0][3]
+    return _poam(
+        session,
+        ids,
+        links,
+        rows,
+        uuid_name=("assessment", assessment.id, "poam"),
+        title=f"Kansa POA&M of assessment {assessment.id}: {assessment.title}",
+        system=ids("subcontractor", subcontractor.id, "system"),
+    )
+
+
+def oscal_open_poam(session: Session, actor: User, links: OscalLinks) -> dict[str, Any]:
+    """Every unresolved finding (open or in remediation) of every assessment, as one POA&M.
+
+    ``actor`` must be allowed to read assessments; ``NotFound`` when there is no unresolved
+    finding: a POA&M lists at least one item.
+    """
+    if not policies.may_view(actor):
+        raise Forbidden("you may not read assessments or their findings")
+    ids = _Ids(session)
+    rows = _poam_rows(session, finding_service.FindingFilters(current=True), True)
+    if not rows:
+        raise NotFound("there are no open findings, so there is no plan of action")
+    return _poam(
+        session,
+        ids,
+        links,
+        rows,
+        uuid_name=("poam", "open-findings"),
+        title="Kansa POA&M: every open finding",
+        system=ids("subcontractors"),
+    )

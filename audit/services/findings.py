@@ -164,6 +164,14 @@ def get_row(session: Session, user: User, finding_id: int) -> tuple[Finding, str
     return finding, ref, title, company
 
 
+def has_current(session: Session, assessment_id: int) -> bool:
+    """Whether the assessment has a finding its answers still show (one a POA&M would list)."""
+    found = session.exec(
+        select(Finding.id).where(Finding.assessment_id == assessment_id, Finding.current).limit(1)
+    ).first()
+    return found is not None
+
+
 def of_assessment(session: Session, assessment: Assessment) -> list[tuple[Finding, str]]:
     """(finding, item ref) of one assessment: current first, most severe first, then by ref."""
     order = {s.value: i for i, s in enumerate(Severity)}

@@ -38,9 +38,9 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import policies
+from .. import policies, urls
 from ..extensions import db
-from ..models import Assessment
+from ..models import Assessment, id_of
 from ..security import attachment
 from ..services import ServiceError, exports, worklists
 from ..services import assessments as svc
@@ -135,6 +135,7 @@ def _context(assessment: Assessment, **extra: Any) -> dict[str, Any]:
         "evidence_form": EvidenceForm(),
         "lang": "ja" if request.args.get("lang") == "ja" else "en",
         "max_mb": current_app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024),
+        "has_findings": finding_service.has_current(db.session, id_of(assessment)),
         **extra,
     }
 
@@ -414,14 +415,31 @@ def export_csv(assessment_id: int) -> Response:
     )
 
 
+def _oscal_links() -> exports.OscalLinks:
+    return exports.OscalLinks(urls.evidence_download_url, current_app.config["TIMEZONE"])
+
+
+def _json_attachment(document: dict[str, Any], filename: str) -> Response:
+    response = jsonify(document)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    return response
+
+
 @bp.route("/assessments/<int:assessment_id>/oscal.json")
 @login_required
 def export_oscal(assessment_id: int) -> Response:
     assessment = _load(assessment_id)
-    response = jsonify(exports.oscal_assessment_results(db.session, assessment))
-    response.headers.set(
-        "Content-Disposition",
-        "attachment",
-        filename=f"kansa-assessment-{assessment.id}-oscal-ar.json",
+    return _json_attachment(
+        exports.oscal_assessment_results(db.session, assessment, _oscal_links()),
+        f"kansa-assessment-{assessment.id}-oscal-ar.json",
     )
-    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/poam.json")
+@login_required
+def export_poam(assessment_id: int) -> Response:
+    assessment = _load(assessment_id)
+    return _json_attachment(
+        exports.oscal_poam(db.session, assessment, _oscal_links()),
+        f"kansa-assessment-{assessment.id}-oscal-poam.json",
+    )

@@ -339,3 +339,13 @@ def test_an_unknown_report_language_is_422_on_both_doors(client, app, world, as_
     sign_in(client, "viewer")
     page = client.get(f"/assessments/{aid}/report.pdf?lang=fr")
     assert page.status_code == 422 and page.mimetype == "text/html"
+
+
+def test_no_poam_without_findings_is_404_on_both_doors(client, app, world, as_user):
+    aid = world["assessment_id"]
+    body = error_of(as_user("viewer", "read").get(f"/api/v1/assessments/{aid}/poam"), 404)
+    assert "no findings" in body["message"]
+    sign_in(client, "viewer")
+    page = client.get(f"/assessments/{aid}/poam.json")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "no findings" in page.get_data(as_text=True)
