@@ -171,11 +171,15 @@ class ApiBlueprint(Blueprint):
 
     @staticmethod
     def if_match(func: F) -> F:
-        """Require an If-Match header (428 without one) and document it with 412 and 428."""
+        """Require an If-Match header (428 without one) and document it with 412 and 428.
+
+        A header that is present but empty or malformed is not "missing": it names no copy,
+        and the service refuses it (409 if the resource is closed, else 412).
+        """
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not request.if_match:
+            if "If-Match" not in request.headers:
                 abort(
                     428,
                     message="this request must be conditional: send If-Match with the ETag "

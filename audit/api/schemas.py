@@ -136,6 +136,8 @@ class ScoreSchema(ma.Schema):
 
 class SubcontractorOutSchema(ma.Schema):
     id = fields.Integer()
+    revision = fields.Integer(metadata={"description": "Moves on with every saved change"})
+    etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
     name = fields.String()
     country = fields.String()
     services = fields.String()
@@ -341,6 +343,10 @@ class EvidenceQuerySchema(ma.Schema):
 
 class FindingOutSchema(ma.Schema):
     id = fields.Integer()
+    revision = fields.Integer(
+        metadata={"description": "Moves on with every saved change, also by its answer"}
+    )
+    etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
     assessment_id = fields.Integer()
     item_ref = fields.String()
     severity = fields.String(validate=validate.OneOf(values(Severity)))

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from .. import policies
 from ..limits import OWNER_MAX, PLAN_MAX
-from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User, utcnow
+from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User
 from ..vocabulary import FindingStatus, Severity, WebhookEvent, values
-from . import Forbidden, NotFound, Problems, events, webhooks
+from . import Forbidden, NotFound, Problems, events, revisions, webhooks
 from .assessments import auditor_ids, require_view, webhook_payload
 
 #: The fields of a finding that people keep up to date.
@@ -40,8 +40,13 @@ def update(
     owner: str,
     due_date: date | None,
     status: str,
+    expected_revision: int | None = None,
 ) -> Finding:
-    """Change the remediation fields of a finding and record what changed."""
+    """Change the remediation fields of a finding and record what changed.
+
+    ``expected_revision`` is the revision the client's copy shows (``services.revisions``):
+    a stale one is refused (412) after the permission and input checks; None skips it.
+    """
     assessment = session.get(Assessment, finding.assessment_id)
     assert assessment is not None  # a foreign key
     require_edit(session, actor, assessment)
@@ -57,6 +62,7 @@ def update(
     if due_date is not None and not isinstance(due_date, date):
         problems.add("due_date", "must be a date")
     problems.check()
+    revisions.bump(session, finding, expected_revision, f"finding {finding.id}")
     before = {f: getattr(finding, f) for f in EDITABLE_FIELDS}
     finding.remediation_plan = remediation_plan.strip()
     finding.owner = owner.strip()
@@ -64,9 +70,8 @@ def update(
     finding.status = status
     after = {f: getattr(finding, f) for f in EDITABLE_FIELDS}
     changed = [f for f in EDITABLE_FIELDS if before[f] != after[f]]
+    session.add(finding)
     if changed:
-        finding.updated_at = utcnow()
-        session.add(finding)
         events.record(
             session,
             actor,
