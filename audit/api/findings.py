@@ -41,6 +41,7 @@ class Findings(MethodView):
             severity=args.get("severity"),
             status=args.get("status"),
             current=args.get("current"),
+            updated_since=args.get("updated_since"),
         )
         rows = page(svc.search(filters, args["sort"]), pagination_parameters)
         return [_out(finding, ref) for finding, ref, _title, _company in rows]

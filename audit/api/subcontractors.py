@@ -71,6 +71,7 @@ class Subcontractors(MethodView):
             country=(args.get("country") or "").upper() or None,
             rating=args.get("rating"),
             overdue=bool(args.get("overdue")),
+            updated_since=args.get("updated_since"),
         )
         statement = schedule.directory_statement(filters, today, tz, sort=args["sort"])
         return [

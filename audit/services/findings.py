@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User
 from ..vocabulary import FindingStatus, Severity, WebhookEvent, values
 from . import Forbidden, NotFound, Problems, events, revisions, webhooks
 from .assessments import auditor_ids, require_view, webhook_payload
+from .pages import last_change
 
 #: The fields of a finding that people keep up to date.
 EDITABLE_FIELDS = ("remediation_plan", "owner", "due_date", "status")
@@ -105,10 +106,11 @@ class FindingFilters:
     severity: str | None = None
     status: str | None = None
     current: bool | None = None
+    updated_since: datetime | None = None  # changed (or created) at or after this moment
 
 
 #: How a findings list may be sorted (a leading ``-`` sorts descending).
-SORTS = ("severity", "due_date", "id")
+SORTS = ("severity", "due_date", "id", "updated_at")
 
 
 def severity_order() -> Any:
@@ -136,6 +138,8 @@ def search(filters: FindingFilters, sort: str = "severity") -> Any:
         statement = statement.where(Finding.status == filters.status)
     if filters.current is not None:
         statement = statement.where(Finding.current == filters.current)
+    if filters.updated_since is not None:
+        statement = statement.where(last_change(Finding) >= filters.updated_since)
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     due = col(Finding.due_date)
@@ -145,6 +149,9 @@ def search(filters: FindingFilters, sort: str = "severity") -> Any:
         return statement.order_by(rank.desc() if descending else rank, *by_due, col(Finding.id))
     if key == "due_date":
         return statement.order_by(*by_due, col(Finding.id))
+    if key == "updated_at":
+        changed = last_change(Finding)
+        return statement.order_by(changed.desc() if descending else changed, col(Finding.id))
     return statement.order_by(col(Finding.id).desc() if descending else col(Finding.id))
 
 
