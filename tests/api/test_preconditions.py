@@ -4,6 +4,7 @@ service's state decision (409) before any staleness, on assessments, findings an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from audit.extensions import db
-from audit.models import Assessment, Finding, User
+from audit.models import Assessment, Finding, Subcontractor, User
 from audit.services import assessments as svc
 from tests.api.conftest import all_items, error_of
 
@@ -195,3 +196,49 @@ def test_deleting_a_subcontractor_is_conditional(app, as_user, world):
     error_of(api.delete(url, etag='"s999-r1"'), 412)
     assert api.delete(url, etag=etag).status_code == 204
     error_of(api.get(url), 404)
+
+
+# ------------------------------------------------------------------------------ the pages
+
+
+def _page_fields(client, url: str) -> dict[str, str]:
+    """Every input of the page's form as the browser would send it (hidden ones included)."""
+    html = client.get(url).get_data(as_text=True)
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
+    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', html))
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"', options) or re.search(
+            r'<option[^>]*value="([^"]*)"[^>]*selected', options
+        )
+        fields[name] = chosen.group(1) if chosen else ""
+    return fields
+
+
+@pytest.mark.parametrize("kind", ["finding", "subcontractor"])
+def test_a_page_built_from_a_stale_copy_saves_nothing_and_says_so(app, client, auth, world, kind):
+    if kind == "finding":
+        url = f"/findings/{_finding_id(app, world)}/edit"
+        field, mine, theirs = "owner", "Mine", "Theirs"
+    else:
+        url = f"/subcontractors/{world['subcontractor_id']}/edit"
+        field, mine, theirs = "notes", "Mine", "Theirs"
+    assert auth.login("admin@example.com").status_code == 302
+    first = _page_fields(client, url)
+    second = _page_fields(client, url)
+    assert first["revision"] == "1"
+    assert client.post(url, data={**first, field: theirs}).status_code == 302
+    refused = client.post(url, data={**second, field: mine})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 412
+    assert "changed by someone else" in page and "nothing was saved" in page
+    assert re.search(rf'>\s*{mine}<|value="{mine}"', page)  # what was typed is kept
+    again = dict(re.findall(r'<input[^>]*name="(revision)"[^>]*value="([^"]*)"', page))
+    assert again["revision"] == "2"  # the page now carries the saved revision
+    with app.app_context():
+        model = Finding if kind == "finding" else Subcontractor
+        row_id = int(url.split("/")[2])
+        assert getattr(db.session.get(model, row_id), field) == theirs
+    # having seen the message, saving again deliberately replaces the other change
+    assert client.post(url, data={**second, **again, field: mine}).status_code == 302
+    with app.app_context():
+        assert getattr(db.session.get(model, row_id), field) == mine
