@@ -137,7 +137,8 @@ def _view_of_request() -> Any:
     view = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
-        return getattr(view_class, request.method.lower(), None)
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        return getattr(view_class, method, None)
     return view
 
 
