@@ -372,7 +372,8 @@ def test_json_lines_carry_the_request_fields(make_app, make_user, capsys):
     token_id, secret = token_for(app, user_id)
     capsys.readouterr()
 
-    response = app.test_client().get("/api/v1/me?fields=secret-term", headers=bearer(secret))
+    # a query parameter the endpoint declares (an unknown one is a 400)
+    response = app.test_client().get("/api/v1/subcontractors?q=secret-term", headers=bearer(secret))
 
     err = capsys.readouterr().err
     entries = [json.loads(line) for line in err.splitlines()]  # every line is a JSON object
@@ -381,11 +382,11 @@ def test_json_lines_carry_the_request_fields(make_app, make_user, capsys):
     assert {k: v for k, v in entry.items() if k not in ("time", "duration_ms")} == {
         "level": "INFO",
         "logger": "kansa.request",
-        "message": f"GET /api/v1/me 200 {entry['duration_ms']:.1f}ms "
+        "message": f"GET /api/v1/subcontractors 200 {entry['duration_ms']:.1f}ms "
         f"user={user_id}(auditor) token={token_id}",
         "request_id": response.headers["X-Request-Id"],
         "method": "GET",
-        "path": "/api/v1/me",
+        "path": "/api/v1/subcontractors",
         "status": 200,
         "user_id": user_id,
         "user_role": "auditor",

@@ -148,7 +148,9 @@ def populated(app, loaded_checklists):
     )
     assert uploaded.status_code == 201, uploaded.get_data(as_text=True)
     finding = api.get(f"/api/v1/findings?assessment_id={aid}").get_json()[0]
-    changed = api.patch(f"/api/v1/findings/{finding['id']}", json={"owner": "IT"})
+    changed = api.patch(
+        f"/api/v1/findings/{finding['id']}", json={"owner": "IT"}, etag=f'"{finding["etag"]}"'
+    )
     assert changed.status_code == 200, changed.get_data(as_text=True)
     deliveries = api.get("/api/v1/webhooks/deliveries").get_json()
     assert deliveries, "the finding change should have queued a webhook delivery"
@@ -177,11 +179,20 @@ def _aim_at_existing_rows(case, populated) -> None:
         if name in populated["path"]:
             case.path_parameters[name] = populated["path"][name]
     headers = case.headers or {}
-    if headers.get("If-Match") not in (None, "*") and "assessment_id" in case.path_parameters:
-        aid = case.path_parameters["assessment_id"]
-        current = populated["api"].get(f"/api/v1/assessments/{aid}").headers.get("ETag")
-        if current:
-            headers["If-Match"] = current
+    if headers.get("If-Match") in (None, "*"):
+        return
+    path = case.path_parameters
+    if "assessment_id" in path:
+        own = f"/api/v1/assessments/{path['assessment_id']}"
+    elif "finding_id" in path:
+        own = f"/api/v1/findings/{path['finding_id']}"
+    elif "subcontractor_id" in path:
+        own = f"/api/v1/subcontractors/{path['subcontractor_id']}"
+    else:
+        return
+    current = populated["api"].get(own).headers.get("ETag")
+    if current:
+        headers["If-Match"] = current
 
 
 @schema.parametrize()

@@ -83,6 +83,7 @@ class Assessments(MethodView):
             due_before=args.get("due_before"),
             due_after=args.get("due_after"),
             mine_of=current_user().id if args.get("mine") else None,
+            updated_since=args.get("updated_since"),
         )
         rows = page(worklists.search(filters, args["sort"]), pagination_parameters)
         auditors = worklists.auditors_by_assessment(db.session, [row[0].id for row in rows])

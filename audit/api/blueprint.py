@@ -7,6 +7,11 @@ and is registered by ``audit.api.init_app``. The blueprint then, for every route
   GET needs ``read``, anything else ``write`` unless declared);
 * honours ``Idempotency-Key`` on POST (``idempotency``: a retry gets the first answer);
 * turns ``ServiceError`` into the one JSON error shape (``errors.service_error_response``);
+* refuses (400) query parameters the route does not declare (``@blp.arguments(...,
+  location="query")`` and, with ``@blp.paginate``, ``page`` and ``page_size``), naming every
+  one, so a typo such as ``?stat=approved`` is never answered with the unfiltered list;
+* gives every paginated list a ``Link`` header (RFC 8288: first, prev, next, last) beside
+  ``X-Pagination``;
 * documents, through the public ``Blueprint.doc`` and the ``spec.KansaDocs`` plugin, the
   scope, the errors listed with ``@blp.errors(...)`` and, with ``@blp.if_match``, the If-Match
   header with 412 and 428.
@@ -17,8 +22,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
-from flask import request
+from flask import current_app, request
 from flask_smorest import Blueprint, abort
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -110,6 +116,71 @@ def _ids_in_range() -> None:
             abort(404, message=f"no such {name}: it contains a NUL character")
 
 
+#: The attribute on a view function naming the query parameters it declares.
+QUERY_ATTR = "_kansa_query"
+PAGINATION_QUERY = frozenset({"page", "page_size"})
+
+
+def _query_names(schema: Any) -> frozenset[str]:
+    """The query parameter names a schema (class or instance) reads."""
+    instance = schema() if isinstance(schema, type) else schema
+    return frozenset(
+        field.data_key or name for name, field in instance.fields.items() if not field.dump_only
+    )
+
+
+def _declare_query(func: Any, names: frozenset[str]) -> None:
+    setattr(func, QUERY_ATTR, getattr(func, QUERY_ATTR, frozenset()) | names)
+
+
+def _view_of_request() -> Any:
+    """The function that will answer this request (a MethodView's method, or the function)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        return getattr(view_class, method, None)
+    return view
+
+
+def _known_query_only() -> None:
+    """400 naming every query parameter the route does not declare (none for most writes)."""
+    if not request.args or request.method == "OPTIONS":
+        return
+    view = _view_of_request()
+    if view is None:
+        return
+    declared: frozenset[str] = getattr(view, QUERY_ATTR, frozenset())
+    unknown = [name for name in dict.fromkeys(request.args) if name not in declared]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        accepted = ", ".join(sorted(declared)) or "no query parameters"
+        noun = "parameter" if len(unknown) == 1 else "parameters"
+        abort(
+            400,
+            message=f"unknown query {noun} {listed}: this endpoint accepts {accepted}; "
+            "nothing was done",
+        )
+
+
+def link_header(page: int, page_size: int, item_count: int) -> str:
+    """RFC 8288 links to the first, previous, next and last pages of this list."""
+    last = max(1, -(-item_count // page_size))
+    targets = {"first": 1}
+    if page > 1:
+        targets["prev"] = min(page - 1, last)
+    if page < last:
+        targets["next"] = page + 1
+    targets["last"] = last
+    args = request.args.to_dict(flat=False)
+    links = []
+    for rel, number in targets.items():
+        query = {**args, "page": [str(number)], "page_size": [str(page_size)]}
+        url = request.base_url + "?" + urlencode(query, doseq=True)
+        links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links)
+
+
 class ApiBlueprint(Blueprint):
     """A blueprint of the REST API, mounted under /api/v1."""
 
@@ -122,6 +193,7 @@ class ApiBlueprint(Blueprint):
         self.tag = tag
         self.before_request(authenticate)
         self.before_request(_ids_in_range)
+        self.before_request(_known_query_only)
         self.before_request(idempotency.before)
         self.after_request(idempotency.after)
         self.teardown_request(idempotency.teardown)
@@ -151,6 +223,39 @@ class ApiBlueprint(Blueprint):
 
     # -------------------------------------------------------------------------- decorators
 
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments``; query schemas also declare the parameters accepted."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "query":
+            return decorator
+        names = _query_names(schema)
+
+        def declare(func: Any) -> Any:
+            wrapped = decorator(func)
+            _declare_query(wrapped, names)
+            return wrapped
+
+        return declare
+
+    def paginate(self, *args: Any, **kwargs: Any) -> Any:
+        """flask-smorest's ``paginate``; ``page`` and ``page_size`` become accepted parameters."""
+        decorator = super().paginate(*args, **kwargs)
+
+        def declare(func: Any) -> Any:
+            wrapped = decorator(func)
+            _declare_query(wrapped, PAGINATION_QUERY)
+            return wrapped
+
+        return declare
+
+    def _set_pagination_metadata(self, page_params: Any, result: Any, headers: Any) -> Any:
+        """X-Pagination as flask-smorest sets it, and the same pages as a ``Link`` header."""
+        result, headers = super()._set_pagination_metadata(page_params, result, headers)
+        headers["Link"] = link_header(
+            page_params.page, page_params.page_size, page_params.item_count or 0
+        )
+        return result, headers
+
     @staticmethod
     def scope(required: str) -> Callable[[F], F]:
         """Declare the token scope an operation needs (default: read for GET, else write)."""
@@ -175,11 +280,15 @@ class ApiBlueprint(Blueprint):
 
     @staticmethod
     def if_match(func: F) -> F:
-        """Require an If-Match header (428 without one) and document it with 412 and 428."""
+        """Require an If-Match header (428 without one) and document it with 412 and 428.
+
+        A header that is present but empty or malformed is not "missing": it names no copy,
+        and the service refuses it (409 if the resource is closed, else 412).
+        """
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not request.if_match:
+            if "If-Match" not in request.headers:
                 abort(
                     428,
                     message="this request must be conditional: send If-Match with the ETag "

@@ -6,7 +6,7 @@ import re
 from itertools import groupby
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Page
 
@@ -19,6 +19,7 @@ from .blueprint import ApiBlueprint
 from .schemas import (
     ChecklistOutSchema,
     ChecklistUploadSchema,
+    ListQuerySchema,
     ScorePreviewSchema,
     ScoreSchema,
     VersionDetailSchema,
@@ -56,8 +57,8 @@ def _checklist(checklist: Checklist, versions: list[ChecklistVersion]) -> dict[s
     }
 
 
-def _grouped() -> list[dict[str, Any]]:
-    rows = service.versions(db.session)
+def _grouped(published_since: Any = None) -> list[dict[str, Any]]:
+    rows = service.versions(db.session, published_since)
     return [
         _checklist(group[0][0], [v for _, v in group])
         for group in (list(g) for _, g in groupby(rows, key=lambda row: row[0].id))
@@ -66,18 +67,23 @@ def _grouped() -> list[dict[str, Any]]:
 
 @blp.route("/checklists")
 class Checklists(MethodView):
+    @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, ChecklistOutSchema(many=True))
     @blp.paginate(Page)
-    def get(self) -> list[dict[str, Any]]:
-        """Published checklists with their versions, by slug (versions in semantic order)."""
-        return _grouped()
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Published checklists with their versions, by slug (versions in semantic order).
+
+        Published versions never change: ``updated_since`` lists the checklists with a version
+        published since then, with those versions only.
+        """
+        return _grouped(args.get("updated_since"))
 
     @blp.scope("admin")
     @blp.arguments(ChecklistUploadSchema, location="files")
     @blp.response(201, VersionDetailSchema)
     @blp.alt_response(200, schema=VersionDetailSchema, description="Already published as is")
     @blp.errors(413, 415, 422)
-    def post(self, files: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def post(self, files: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a new version's YAML (admins); validated exactly as `checklists load` does.
 
         Identical content already published answers 200 with ``created`` false; a changed
@@ -93,7 +99,8 @@ class Checklists(MethodView):
         version = result.version
         slug = version.content["slug"]
         body = _summary(version, slug) | {"created": result.created, "content": version.content}
-        return body, 201 if result.created else 200
+        location = {"Location": url_for(".VersionOne", slug=slug, version=version.version)}
+        return body, 201 if result.created else 200, location
 
 
 @blp.route("/checklists/<slug>")

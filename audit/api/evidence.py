@@ -15,7 +15,12 @@ from ..services import evidence as evidence_svc
 from .assessments import load
 from .auth import current_user
 from .blueprint import ApiBlueprint
-from .schemas import EvidenceOutSchema, EvidenceQuerySchema, EvidenceUploadSchema
+from .schemas import (
+    EvidenceOutSchema,
+    EvidenceQuerySchema,
+    EvidenceUploadSchema,
+    ListQuerySchema,
+)
 
 blp = ApiBlueprint(
     "api_evidence",
@@ -35,13 +40,18 @@ def _out(evidence: Evidence, ref: str | None) -> dict[str, Any]:
 
 @blp.route("/assessments/<int:assessment_id>/evidence")
 class AssessmentEvidence(MethodView):
+    @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, EvidenceOutSchema(many=True))
     @blp.paginate(Page)
     @blp.errors(404)
-    def get(self, assessment_id: int) -> list[dict[str, Any]]:
-        """The assessment's evidence files (metadata), oldest first."""
+    def get(self, args: dict[str, Any], assessment_id: int) -> list[dict[str, Any]]:
+        """The assessment's evidence files (metadata), oldest first (then by id).
+
+        Files never change once uploaded: ``updated_since`` gives those uploaded since.
+        """
         assessment = load(assessment_id)
-        return [_out(e, ref) for e, ref in evidence_svc.for_assessment(db.session, assessment)]
+        found = evidence_svc.for_assessment(db.session, assessment, args.get("updated_since"))
+        return [_out(e, ref) for e, ref in found]
 
     @blp.arguments(EvidenceQuerySchema, location="query")
     @blp.arguments(EvidenceUploadSchema, location="files")

@@ -8,6 +8,9 @@ them (``OneOf``), and inputs the services check are documented with them (``enum
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
@@ -43,6 +46,32 @@ def _sort(*keys: str, default: str) -> fields.String:
             "id, so pages are stable."
         },
     )
+
+
+class ListQuerySchema(ma.Schema):
+    """What every list accepts: ``updated_since``, for incremental sync."""
+
+    updated_since = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "Only rows changed or created at or after this moment: an ISO 8601 "
+            "date and time with its offset (2026-12-01T09:00:00Z; send + as %2B). For "
+            "incremental sync, keep the time you started the last sync and pass it here, "
+            "with sort=updated_at where the list offers it.",
+            "example": "2026-12-01T09:00:00Z",
+        },
+    )
+
+    @ma.pre_load
+    def _plus_sign(self, data: Any, **_: Any) -> Any:
+        """A ``+`` offset sent unencoded arrives as a space: read it as the ``+`` it was."""
+        value = data.get("updated_since") if hasattr(data, "get") else None
+        if isinstance(value, str) and SPACED_OFFSET.search(value):
+            data = {**data, "updated_since": SPACED_OFFSET.sub(r"+\1", value)}
+        return data
+
+
+SPACED_OFFSET = re.compile(r" (\d{2}:?\d{2})$")
 
 
 # ------------------------------------------------------------------------------ me
@@ -136,6 +165,8 @@ class ScoreSchema(ma.Schema):
 
 class SubcontractorOutSchema(ma.Schema):
     id = fields.Integer()
+    revision = fields.Integer(metadata={"description": "Moves on with every saved change"})
+    etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
     name = fields.String()
     country = fields.String()
     services = fields.String()
@@ -182,7 +213,7 @@ class SubcontractorCreateSchema(SubcontractorPatchSchema):
     tier = fields.Integer(required=True, validate=INT32, metadata={"description": "1, 2 or 3"})
 
 
-class SubcontractorQuerySchema(ma.Schema):
+class SubcontractorQuerySchema(ListQuerySchema):
     q = fields.String(metadata={"description": "Text in the name or services"})
     tier = fields.Integer(validate=validate.OneOf([t.value for t in Tier]))
     country = fields.String(validate=validate.Length(equal=2))
@@ -248,7 +279,7 @@ class AssessmentPatchSchema(ma.Schema):
     period_end = fields.Date(allow_none=True)
 
 
-class AssessmentQuerySchema(ma.Schema):
+class AssessmentQuerySchema(ListQuerySchema):
     state = fields.String(validate=validate.OneOf(values(AssessmentState)))
     subcontractor_id = fields.Integer(validate=INT32)
     checklist = fields.String(metadata={"description": "Checklist slug"})
@@ -341,6 +372,10 @@ class EvidenceQuerySchema(ma.Schema):
 
 class FindingOutSchema(ma.Schema):
     id = fields.Integer()
+    revision = fields.Integer(
+        metadata={"description": "Moves on with every saved change, also by its answer"}
+    )
+    etag = fields.String(metadata={"description": "The ETag to send back in If-Match"})
     assessment_id = fields.Integer()
     item_ref = fields.String()
     severity = fields.String(validate=validate.OneOf(values(Severity)))
@@ -363,7 +398,7 @@ class FindingPatchSchema(ma.Schema):
     status = fields.String(metadata={"enum": list(values(FindingStatus))})
 
 
-class FindingQuerySchema(ma.Schema):
+class FindingQuerySchema(ListQuerySchema):
     assessment_id = fields.Integer(validate=INT32)
     severity = fields.String(validate=validate.OneOf(values(Severity)))
     status = fields.String(validate=validate.OneOf(values(FindingStatus)))

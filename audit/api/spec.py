@@ -4,9 +4,10 @@
   ``handle_http_exception``, the two hooks flask-smorest documents for that.
 * ``KansaDocs`` is an apispec plugin (flask-smorest's ``extra_plugins`` spec kwarg): for every
   operation it adds the bearer ``security``, the token scope (``x-kansa-scope``), the error
-  responses every endpoint can give (401, 403; 400 with a body; 412 and 428 with If-Match), the
-  ETag header on success, and documents ``X-Pagination`` as the JSON it is. The per-operation
-  facts come from the blueprint's decorators through the public ``Blueprint.doc``.
+  responses every endpoint can give (400 for an unknown query parameter or a body that cannot
+  be parsed, 401, 403; 412 and 428 with If-Match), the ETag header on success, ``Location`` on
+  201, and documents ``X-Pagination`` as the JSON it is, with the ``Link`` header beside it.
+  The per-operation facts come from the blueprint's decorators through the public ``Blueprint.doc``.
 * The document's tags are the blueprints' ``tag`` names, set as the ``tags`` top-level option
   (``API_SPEC_OPTIONS``), which replaces the list flask-smorest builds from Flask names.
 """
@@ -39,6 +40,16 @@ RATE_HEADERS = {
     "X-RateLimit-Reset": "RATELIMIT_RESET",
 }
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
+LINK_HEADER = {
+    "description": "RFC 8288 links to the first, prev, next and last pages of the list, "
+    "with the same filters",
+    "schema": {"type": "string"},
+    "example": '<https://kansa.example/api/v1/findings?page=2&page_size=25>; rel="next"',
+}
+LOCATION_HEADER = {
+    "description": "The URL of the created resource",
+    "schema": {"type": "string", "format": "uri-reference"},
+}
 
 
 def default_scope(method: str) -> str:
@@ -58,9 +69,9 @@ class KansaDocs(BasePlugin):
             operation["security"] = SECURITY
             operation.setdefault(SCOPE, default_scope(method))
             responses = operation.setdefault("responses", {})
-            codes = {401, 403, *(int(c) for c in operation.pop(ERRORS, {}))}
-            if "requestBody" in operation:
-                codes.add(400)  # a body that cannot be parsed (malformed JSON, invalid UTF-8)
+            # 400: a query parameter the operation does not declare (every operation), or a
+            # body that cannot be parsed (malformed JSON, invalid UTF-8)
+            codes = {400, 401, 403, *(int(c) for c in operation.pop(ERRORS, {}))}
             if operation.pop(IF_MATCH, False):
                 codes |= {412, 428}
                 parameters = operation.setdefault("parameters", [])
@@ -88,6 +99,9 @@ class KansaDocs(BasePlugin):
                         "description": "Pagination metadata (JSON)",
                         "content": {"application/json": {"schema": PAGINATION_SCHEMA}},
                     }
+                    headers["Link"] = LINK_HEADER
+                if str(code) == "201":
+                    response.setdefault("headers", {})["Location"] = LOCATION_HEADER
                 if etag and 200 <= int(code) < 300:
                     response.setdefault("headers", {})["ETag"] = "ETAG"
                 if 200 <= int(code) < 300:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
@@ -19,7 +19,7 @@ from .schemas import (
     SubcontractorPatchSchema,
     SubcontractorQuerySchema,
 )
-from .support import page
+from .support import etag_header, etag_value, expected_revision, not_modified, page
 
 blp = ApiBlueprint(
     "api_subcontractors",
@@ -34,6 +34,8 @@ def _out(row: schedule.ScheduleRow) -> dict[str, Any]:
     return {
         **{name: getattr(sub, name) for name in register.FIELDS},
         "id": sub.id,
+        "revision": sub.revision,
+        "etag": etag_value(sub),
         "parent_name": row.parent_name,
         "cadence_months": sub.cadence_months,
         "last_approved": row.last_approved,
@@ -69,6 +71,7 @@ class Subcontractors(MethodView):
             country=(args.get("country") or "").upper() or None,
             rating=args.get("rating"),
             overdue=bool(args.get("overdue")),
+            updated_since=args.get("updated_since"),
         )
         statement = schedule.directory_statement(filters, today, tz, sort=args["sort"])
         return [
@@ -78,36 +81,51 @@ class Subcontractors(MethodView):
 
     @blp.arguments(SubcontractorCreateSchema)
     @blp.response(201, SubcontractorOutSchema)
+    @blp.returns_etag
     @blp.errors(409, 415, 422)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> Any:
         """Record a subcontractor (auditors and admins); 409 when the name is taken."""
         created = register.create(db.session, current_user(), data)
         db.session.commit()
-        return _status(created)
+        headers = etag_header(created) | {
+            "Location": url_for(".SubcontractorOne", subcontractor_id=created.id)
+        }
+        return _status(created), 201, headers
 
 
 @blp.route("/subcontractors/<int:subcontractor_id>")
 class SubcontractorOne(MethodView):
     @blp.response(200, SubcontractorOutSchema)
+    @blp.alt_response(304, description="Not modified (If-None-Match names the current ETag)")
+    @blp.returns_etag
     @blp.errors(404)
-    def get(self, subcontractor_id: int) -> dict[str, Any]:
-        """One subcontractor with its latest rating and next audit date."""
-        return _status(register.get(db.session, subcontractor_id))
+    def get(self, subcontractor_id: int) -> Any:
+        """One subcontractor with its latest rating and next audit date, and its ETag."""
+        subcontractor = register.get(db.session, subcontractor_id)
+        unchanged = not_modified(subcontractor)
+        if unchanged is not None:
+            return unchanged
+        return _status(subcontractor), 200, etag_header(subcontractor)
 
+    @blp.if_match
     @blp.arguments(SubcontractorPatchSchema)
     @blp.response(200, SubcontractorOutSchema)
+    @blp.returns_etag
     @blp.errors(404, 409, 415, 422)
-    def patch(self, data: dict[str, Any], subcontractor_id: int) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], subcontractor_id: int) -> Any:
         """Change some fields (auditors and admins); the result is validated as a whole."""
         subcontractor = register.get(db.session, subcontractor_id)
-        register.update(db.session, current_user(), subcontractor, data)
+        revision = expected_revision(subcontractor)
+        register.update(db.session, current_user(), subcontractor, data, revision)
         db.session.commit()
-        return _status(subcontractor)
+        return _status(subcontractor), 200, etag_header(subcontractor)
 
+    @blp.if_match
     @blp.response(204)
     @blp.errors(404, 409)
     def delete(self, subcontractor_id: int) -> None:
         """Delete one recorded by mistake (admins): never one with assessments or sub-parties."""
         subcontractor = register.get(db.session, subcontractor_id)
-        register.delete(db.session, current_user(), subcontractor)
+        revision = expected_revision(subcontractor)
+        register.delete(db.session, current_user(), subcontractor, revision)
         db.session.commit()

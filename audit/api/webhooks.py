@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
@@ -96,11 +97,11 @@ class Webhooks(MethodView):
     @blp.arguments(WebhookInSchema)
     @blp.response(201, WebhookOutSchema)
     @blp.errors(415, 422)
-    def post(self, data: dict[str, Any]) -> Webhook:
+    def post(self, data: dict[str, Any]) -> Any:
         """Register a receiver URL, its signing secret and the events it wants."""
         hook = svc.register(db.session, _admin(), **data)
         db.session.commit()
-        return hook
+        return hook, 201, {"Location": url_for(".WebhookOne", hook_id=hook.id)}
 
 
 @blp.route("/webhooks/<int:hook_id>")

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from ..limits import FILE_NAME_MAX, OWNER_MAX, TITLE_MAX
 from ..policies import accepts_changes
 from ..vocabulary import AnswerStatus, AssessmentState, FindingStatus, Severity
-from .base import created_column, json_column, one_of, timestamp, utcnow
+from .base import created_column, json_column, one_of, revision_column, timestamp, utcnow
 
 
 class Assessment(SQLModel, table=True):
@@ -127,5 +127,7 @@ class Finding(SQLModel, table=True):
     )
     owner: str = Field(default="", max_length=OWNER_MAX)
     due_date: date | None = None
+    # moved on by every change (the remediation fields, or the answer that made it): its ETag
+    revision: int = Field(default=1, sa_column=revision_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

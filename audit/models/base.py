@@ -78,6 +78,14 @@ def created_column() -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
+def revision_column() -> sa.Column:
+    """The optimistic-concurrency counter of a mutable row (``services.revisions``); starts at 1.
+
+    The server default gives the rows that existed before the column its first revision.
+    """
+    return sa.Column(sa.Integer(), nullable=False, default=1, server_default=sa.text("1"))
+
+
 def one_of(column: str, vocabulary: Iterable[str], name: str) -> sa.CheckConstraint:
     """A CHECK constraint that keeps a text column within a vocabulary (one of its enums)."""
     quoted = ", ".join(f"'{value}'" for value in vocabulary)

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from ..limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN, EMAIL_MAX, LEGAL_NAME_MAX
 from ..policies import cadence_months
 from ..vocabulary import Tier
-from .base import created_column, json_column, timestamp, utcnow
+from .base import created_column, json_column, revision_column, timestamp, utcnow
 
 
 class Subcontractor(SQLModel, table=True):
@@ -44,6 +44,8 @@ class Subcontractor(SQLModel, table=True):
     audit_cadence_months: int | None = None
     contact_email: str | None = Field(default=None, max_length=EMAIL_MAX)
     notes: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
+    # moved on by every change: its ETag
+    revision: int = Field(default=1, sa_column=revision_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 

@@ -28,12 +28,20 @@ from ..models import (
     Subcontractor,
     User,
     id_of,
-    rows_affected,
-    table_of,
     utcnow,
 )
 from ..vocabulary import AssessmentState, WebhookEvent
-from . import Conflict, Forbidden, NotFound, Problem, Problems, StaleRevision, events, webhooks
+from . import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    Problems,
+    StaleRevision,
+    events,
+    revisions,
+    webhooks,
+)
 from .checklists import AnswerInput, check_answers, definition_for
 
 __all__ = ["AnswerInput", "NotReady", "StaleRevision"]
@@ -357,10 +365,6 @@ def delete_draft(
         raise Conflict(
             f"assessment {assessment.id} has {files} evidence file(s): it cannot be deleted"
         )
-    table = table_of(Assessment)
-    condition = table.c.id == assessment.id
-    if expected_revision is not None:
-        condition = sa.and_(condition, table.c.revision == expected_revision)
     events.record(
         session,
         actor,
@@ -375,15 +379,7 @@ def delete_draft(
             "revision": assessment.revision,
         },
     )
-    result = session.execute(sa.delete(table).where(condition))
-    if rows_affected(result) != 1:
-        session.rollback()
-        raise StaleRevision(
-            f"assessment {assessment.id} was changed by someone else (your copy is revision "
-            f"{expected_revision}); nothing was deleted",
-            "revision",
-        )
-    session.expunge(assessment)
+    revisions.delete(session, assessment, expected_revision, f"assessment {assessment.id}")
 
 
 # ------------------------------------------------------------------------------ answers
@@ -391,26 +387,7 @@ def delete_draft(
 
 def bump_revision(session: Session, assessment: Assessment, expected: int | None) -> None:
     """Atomically move the revision on, refusing a stale ``expected`` (compare-and-set, 412)."""
-    table = table_of(Assessment)
-    condition = table.c.id == assessment.id
-    if expected is not None:
-        condition = sa.and_(condition, table.c.revision == expected)
-    row = session.execute(
-        sa.update(table)
-        .where(condition)
-        .values(revision=table.c.revision + 1, updated_at=utcnow())
-        .returning(table.c.revision)
-    ).first()
-    if row is None:
-        session.rollback()
-        current = session.get(Assessment, assessment.id, populate_existing=True)
-        saved = current.revision if current is not None else "deleted"
-        raise StaleRevision(
-            f"assessment {assessment.id} was changed by someone else, so your copy is out of "
-            f"date (yours is revision {expected}, the saved one is {saved}); nothing was saved",
-            "revision",
-        )
-    assessment.revision = row[0]
+    revisions.bump(session, assessment, expected, f"assessment {assessment.id}")
 
 
 def save_answers(
@@ -509,10 +486,12 @@ def sync_findings(
             )
         elif not finding.current or finding.severity != draft.severity:
             finding.current, finding.severity, finding.updated_at = True, draft.severity, now
+            finding.revision += 1
             session.add(finding)
     for item_id, finding in by_item.items():
         if item_id not in drafts and finding.current:
             finding.current, finding.updated_at = False, now
+            finding.revision += 1
             session.add(finding)
     session.flush()
 

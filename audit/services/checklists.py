@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -310,12 +311,18 @@ def version_choices(session: Session) -> list[ChecklistVersion]:
     ]
 
 
-def versions(session: Session) -> list[tuple[Checklist, ChecklistVersion]]:
-    """Every published version with its checklist, by slug then semantic version."""
-    return list(
-        session.exec(
-            select(Checklist, ChecklistVersion)
-            .join(ChecklistVersion, col(ChecklistVersion.checklist_id) == Checklist.id)
-            .order_by(Checklist.slug, ChecklistVersion.sort_key)
-        ).all()
+def versions(
+    session: Session, published_since: datetime | None = None
+) -> list[tuple[Checklist, ChecklistVersion]]:
+    """Every published version with its checklist, by slug then semantic version.
+
+    ``published_since`` keeps the versions published at or after it (versions never change).
+    """
+    statement = (
+        select(Checklist, ChecklistVersion)
+        .join(ChecklistVersion, col(ChecklistVersion.checklist_id) == Checklist.id)
+        .order_by(Checklist.slug, ChecklistVersion.sort_key)
     )
+    if published_since is not None:
+        statement = statement.where(col(ChecklistVersion.published_at) >= published_since)
+    return list(session.exec(statement).all())

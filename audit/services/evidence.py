@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -121,16 +122,22 @@ def add(
     return evidence
 
 
-def for_assessment(session: Session, assessment: Assessment) -> list[tuple[Evidence, str | None]]:
-    """Evidence metadata (never the bytes) with the item ref each file belongs to."""
-    return list(
-        session.exec(
-            select(Evidence, ChecklistItem.ref)
-            .outerjoin(ChecklistItem, col(ChecklistItem.id) == Evidence.item_id)
-            .where(Evidence.assessment_id == assessment.id)
-            .order_by(col(Evidence.uploaded_at), col(Evidence.id))
-        ).all()
+def for_assessment(
+    session: Session, assessment: Assessment, uploaded_since: datetime | None = None
+) -> list[tuple[Evidence, str | None]]:
+    """Evidence metadata (never the bytes) with the item ref each file belongs to.
+
+    Oldest first, then by id; ``uploaded_since`` keeps those uploaded at or after it.
+    """
+    statement = (
+        select(Evidence, ChecklistItem.ref)
+        .outerjoin(ChecklistItem, col(ChecklistItem.id) == Evidence.item_id)
+        .where(Evidence.assessment_id == assessment.id)
+        .order_by(col(Evidence.uploaded_at), col(Evidence.id))
     )
+    if uploaded_since is not None:
+        statement = statement.where(col(Evidence.uploaded_at) >= uploaded_since)
+    return list(session.exec(statement).all())
 
 
 def get(session: Session, user: User, evidence_id: int) -> tuple[Evidence, str | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from .. import policies
 from ..limits import OWNER_MAX, PLAN_MAX
-from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User, utcnow
+from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User
 from ..vocabulary import FindingStatus, Severity, WebhookEvent, values
-from . import Forbidden, NotFound, Problems, events, webhooks
+from . import Forbidden, NotFound, Problems, events, revisions, webhooks
 from .assessments import auditor_ids, require_view, webhook_payload
+from .pages import last_change
 
 #: The fields of a finding that people keep up to date.
 EDITABLE_FIELDS = ("remediation_plan", "owner", "due_date", "status")
@@ -40,8 +41,13 @@ def update(
     owner: str,
     due_date: date | None,
     status: str,
+    expected_revision: int | None = None,
 ) -> Finding:
-    """Change the remediation fields of a finding and record what changed."""
+    """Change the remediation fields of a finding and record what changed.
+
+    ``expected_revision`` is the revision the client's copy shows (``services.revisions``):
+    a stale one is refused (412) after the permission and input checks; None skips it.
+    """
     assessment = session.get(Assessment, finding.assessment_id)
     assert assessment is not None  # a foreign key
     require_edit(session, actor, assessment)
@@ -57,6 +63,7 @@ def update(
     if due_date is not None and not isinstance(due_date, date):
         problems.add("due_date", "must be a date")
     problems.check()
+    revisions.bump(session, finding, expected_revision, f"finding {finding.id}")
     before = {f: getattr(finding, f) for f in EDITABLE_FIELDS}
     finding.remediation_plan = remediation_plan.strip()
     finding.owner = owner.strip()
@@ -64,9 +71,8 @@ def update(
     finding.status = status
     after = {f: getattr(finding, f) for f in EDITABLE_FIELDS}
     changed = [f for f in EDITABLE_FIELDS if before[f] != after[f]]
+    session.add(finding)
     if changed:
-        finding.updated_at = utcnow()
-        session.add(finding)
         events.record(
             session,
             actor,
@@ -100,10 +106,11 @@ class FindingFilters:
     severity: str | None = None
     status: str | None = None
     current: bool | None = None
+    updated_since: datetime | None = None  # changed (or created) at or after this moment
 
 
 #: How a findings list may be sorted (a leading ``-`` sorts descending).
-SORTS = ("severity", "due_date", "id")
+SORTS = ("severity", "due_date", "id", "updated_at")
 
 
 def severity_order() -> Any:
@@ -131,6 +138,8 @@ def search(filters: FindingFilters, sort: str = "severity") -> Any:
         statement = statement.where(Finding.status == filters.status)
     if filters.current is not None:
         statement = statement.where(Finding.current == filters.current)
+    if filters.updated_since is not None:
+        statement = statement.where(last_change(Finding) >= filters.updated_since)
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     due = col(Finding.due_date)
@@ -140,6 +149,9 @@ def search(filters: FindingFilters, sort: str = "severity") -> Any:
         return statement.order_by(rank.desc() if descending else rank, *by_due, col(Finding.id))
     if key == "due_date":
         return statement.order_by(*by_due, col(Finding.id))
+    if key == "updated_at":
+        changed = last_change(Finding)
+        return statement.order_by(changed.desc() if descending else changed, col(Finding.id))
     return statement.order_by(col(Finding.id).desc() if descending else col(Finding.id))
 
 

@@ -1,4 +1,7 @@
-"""One page of a list, for the pages and the API alike: two queries, whatever the rows."""
+"""One page of a list, for the pages and the API alike: two queries, whatever the rows.
+
+Also what every list shares: when a row last changed (``last_change``), for incremental sync.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
+
+from ..models import UTCDateTime
 
 #: The last page number anyone may ask for (beyond it a list is empty anyway).
 MAX_PAGE = 1_000_000
@@ -38,6 +43,14 @@ class Page:
 def text_in(q: str, *columns: Any) -> Any:
     """SQL condition: ``q`` is in any of these columns, in any case (``%`` and ``_`` as typed)."""
     return sa.or_(*(col(column).icontains(q, autoescape=True) for column in columns))
+
+
+def last_change(model: Any) -> Any:
+    """SQL for when a row last changed: its ``updated_at``, or ``created_at`` if never since.
+
+    What ``updated_since`` filters on and ``sort=updated_at`` orders by, for incremental sync.
+    """
+    return sa.func.coalesce(col(model.updated_at), col(model.created_at), type_=UTCDateTime())
 
 
 def page_of(session: Session, statement: Any, number: int, per_page: int) -> Page:

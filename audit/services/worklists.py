@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..vocabulary import AssessmentState
 from . import events
-from .pages import text_in
+from .pages import last_change, text_in
 from .subcontractors import schedule
 
 
@@ -49,10 +49,11 @@ class AssessmentFilters:
     due_after: date | None = None  # due on or after
     q: str | None = None  # text in the title or the subcontractor's name
     mine_of: int | None = None  # only those this user audits or reviews
+    updated_since: datetime | None = None  # changed (or created) at or after this moment
 
 
 #: How an assessments list may be sorted (a leading ``-`` sorts descending).
-SORTS = ("due_date", "id", "created_at", "title")
+SORTS = ("due_date", "id", "created_at", "title", "updated_at")
 
 
 def search(filters: AssessmentFilters, sort: str = "due_date") -> Any:
@@ -92,7 +93,10 @@ def search(filters: AssessmentFilters, sort: str = "due_date") -> Any:
         statement = statement.where(text_in(filters.q, Assessment.title, Subcontractor.name))
     if filters.mine_of is not None:
         statement = statement.where(mine(filters.mine_of))
-    column = col(getattr(Assessment, sort.lstrip("-")))
+    if filters.updated_since is not None:
+        statement = statement.where(last_change(Assessment) >= filters.updated_since)
+    key = sort.lstrip("-")
+    column = last_change(Assessment) if key == "updated_at" else col(getattr(Assessment, key))
     return statement.order_by(
         column.is_(None),  # undated last, on SQLite and PostgreSQL alike
         column.desc() if sort.startswith("-") else column,

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Optional
 
@@ -14,7 +14,7 @@ from ..extensions import db
 from ..services import assessments as assessment_service
 from ..services import findings as svc
 from ..vocabulary import FindingStatus, Severity, values
-from .helpers import me, paginate, submit_form
+from .helpers import form_revision, me, paginate, submit_form
 
 bp = Blueprint("findings", __name__)
 
@@ -28,6 +28,8 @@ class FindingForm(FlaskForm):
         choices=[SelectChoice(s.value, s.value.replace("_", " ")) for s in FindingStatus],
         validate_choice=False,
     )
+    # the revision the page was built from: a save over someone else's is refused (412)
+    revision = HiddenField()
 
 
 @bp.route("/findings/")
@@ -87,8 +89,11 @@ def edit(finding_id: int) -> str | Response | tuple[str, int]:
             owner=form.owner.data or "",
             due_date=form.due_date.data,
             status=form.status.data or "",
+            expected_revision=form_revision(form),
         ),
     )
+    if code == 412:  # shown with the current revision: saving again replaces the other change
+        form.revision.data = str(finding.revision)
     if saved is not None:
         flash(f"Finding on {ref} saved.", "info")
         return redirect(url_for("findings.for_assessment", assessment_id=assessment.id))

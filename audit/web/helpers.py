@@ -101,13 +101,22 @@ def place_refusal(form: FlaskForm, error: ServiceError) -> None:
     unreadable = {name for name in form.errors if name}
     for problem in error.problems:
         field = getattr(form, problem.field, None) if problem.field else None
-        if field is not None and hasattr(field, "errors"):
+        # a hidden field (the revision the page was built from) shows nothing: its problem,
+        # a stale copy, goes above the form
+        shown = getattr(field, "type", "") != "HiddenField"
+        if field is not None and hasattr(field, "errors") and shown:
             if problem.field not in unreadable:
                 field.errors = [*field.errors, sentence(problem.message)]
         else:
             form.form_errors.append(sentence(problem.message))
     if not error.problems:
         form.form_errors.append(sentence(error.message))
+
+
+def form_revision(form: FlaskForm) -> int | None:
+    """The revision a page's hidden ``revision`` field carries (None if it sent none)."""
+    raw = form.revision.data
+    return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
 
 
 def submit_form(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:

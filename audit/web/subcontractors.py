@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms import (
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -28,7 +29,7 @@ from ..models import Subcontractor
 from ..policies import DEFAULT_CADENCE_MONTHS
 from ..services.subcontractors import chain, register, schedule
 from ..vocabulary import Rating, Tier, values
-from .helpers import allowed_by, local_today, me, paginate, submit_form
+from .helpers import allowed_by, form_revision, local_today, me, paginate, submit_form
 
 bp = Blueprint("subcontractors", __name__, url_prefix="/subcontractors")
 
@@ -207,6 +208,8 @@ class SubcontractorForm(FlaskForm):
     )
     contact_email = EmailField("Contact e-mail")
     notes = TextAreaField("Notes", render_kw={"rows": 4})
+    # the revision the page was built from: a save over someone else's is refused (412)
+    revision = HiddenField()
 
     def data_for_service(self) -> dict[str, Any]:
         """The typed values in the shape ``register.create/update`` expects."""
@@ -228,6 +231,7 @@ class SubcontractorForm(FlaskForm):
 def _initial(subcontractor: Subcontractor) -> dict[str, Any]:
     data = {name: getattr(subcontractor, name) for name in register.FIELDS}
     data["data_categories"] = "\n".join(subcontractor.data_categories or [])
+    data["revision"] = str(subcontractor.revision)
     return data
 
 
@@ -249,9 +253,14 @@ def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, in
     def save() -> Subcontractor:
         if subcontractor is None:
             return register.create(db.session, me(), form.data_for_service())
-        return register.update(db.session, me(), subcontractor, form.data_for_service())
+        return register.update(
+            db.session, me(), subcontractor, form.data_for_service(), form_revision(form)
+        )
 
     saved, status = submit_form(form, save)
+    if status == 412 and subcontractor is not None:
+        # shown with the current revision: saving again replaces the other change
+        form.revision.data = str(subcontractor.revision)
     if saved is not None:
         verb = "added" if subcontractor is None else "saved"
         flash(f"{saved.name} {verb}.", "success")

@@ -150,6 +150,7 @@ def test_findings_are_listed_read_and_updated(app, as_user, world):
     finding_id = found[0]["id"]
     one = reader.get(f"/api/v1/findings/{finding_id}")
     assert one.status_code == 200 and one.get_json()["status"] == "open"
+    assert one.headers["ETag"] == f'"f{finding_id}-r1"'
     response = auditor.patch(
         f"/api/v1/findings/{finding_id}",
         json={
@@ -158,12 +159,14 @@ def test_findings_are_listed_read_and_updated(app, as_user, world):
             "due_date": "2026-09-30",
             "status": "in_remediation",
         },
+        etag=one.headers["ETag"],
     )
     assert response.status_code == 200, response.get_json()
+    assert response.headers["ETag"] == f'"f{finding_id}-r2"'
     assert response.get_json()["owner"] == "CISO"
     # the reviewer may edit too, a partial change keeps the rest
     response = as_user("reviewer").patch(
-        f"/api/v1/findings/{finding_id}", json={"status": "closed"}
+        f"/api/v1/findings/{finding_id}", json={"status": "closed"}, etag=response.headers["ETag"]
     )
     assert response.status_code == 200
     with app.app_context():
@@ -180,13 +183,17 @@ def test_finding_refusals(app, as_user, world):
     make_findings(app, auditor, world["assessment_id"])
     finding_id = as_user("viewer", "read").get("/api/v1/findings").get_json()[0]["id"]
     url = f"/api/v1/findings/{finding_id}"
-    assert "status" in error_of(auditor.patch(url, json={"status": "done"}), 422)["errors"]
-    assert "owner" in error_of(auditor.patch(url, json={"owner": "x" * 201}), 422)["errors"]
-    error_of(as_user("auditor2").patch(url, json={"owner": "me"}), 403)
-    error_of(as_user("viewer", "admin").patch(url, json={"owner": "me"}), 403)
-    error_of(as_user("auditor", "read").patch(url, json={"owner": "me"}), 403)
+    etag = auditor.get(url).headers["ETag"]
+    bad = error_of(auditor.patch(url, json={"status": "done"}, etag=etag), 422)
+    assert "status" in bad["errors"]
+    bad = error_of(auditor.patch(url, json={"owner": "x" * 201}, etag=etag), 422)
+    assert "owner" in bad["errors"]
+    error_of(as_user("auditor2").patch(url, json={"owner": "me"}, etag=etag), 403)
+    error_of(as_user("viewer", "admin").patch(url, json={"owner": "me"}, etag=etag), 403)
+    error_of(as_user("auditor", "read").patch(url, json={"owner": "me"}, etag=etag), 403)
     error_of(auditor.get("/api/v1/findings/999"), 404)
-    error_of(auditor.patch("/api/v1/findings/999", json={"owner": "x"}), 404)
+    error_of(auditor.patch("/api/v1/findings/999", json={"owner": "x"}, etag="*"), 404)
+    assert auditor.get(url).headers["ETag"] == etag  # refusals change nothing
 
 
 # ------------------------------------------------------------------------------ report

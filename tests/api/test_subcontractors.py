@@ -38,14 +38,16 @@ def test_create_read_update_delete(app, as_user, world):
     changed = auditor.patch(
         f"/api/v1/subcontractors/{created['id']}",
         json={"parent_id": world["subcontractor_id"], "audit_cadence_months": 6},
+        etag=one.headers["ETag"],
     )
     assert changed.status_code == 200, changed.get_json()
     assert changed.get_json()["parent_name"] == "Aozora Cloud"
     assert changed.get_json()["cadence_months"] == 6
 
-    error_of(auditor.delete(f"/api/v1/subcontractors/{created['id']}"), 403)  # admins only
-    admin = as_user("admin")
-    assert admin.delete(f"/api/v1/subcontractors/{created['id']}").status_code == 204
+    etag = changed.headers["ETag"]
+    error_of(auditor.delete(f"/api/v1/subcontractors/{created['id']}", etag=etag), 403)
+    admin = as_user("admin")  # admins only
+    assert admin.delete(f"/api/v1/subcontractors/{created['id']}", etag=etag).status_code == 204
     error_of(admin.get(f"/api/v1/subcontractors/{created['id']}"), 404)
     with app.app_context():
         actions = db.session.exec(
@@ -58,15 +60,19 @@ def test_create_read_update_delete(app, as_user, world):
 
 def test_delete_refused_while_history_or_children_exist(as_user, world):
     admin = as_user("admin")
-    body = error_of(admin.delete(f"/api/v1/subcontractors/{world['subcontractor_id']}"), 409)
+    body = error_of(
+        admin.delete(f"/api/v1/subcontractors/{world['subcontractor_id']}", etag="*"), 409
+    )
     assert "assessment" in body["message"]
     parent = add(admin, "Parent KK")
     add(admin, "Child KK", parent_id=parent["id"])
-    body = error_of(admin.delete(f"/api/v1/subcontractors/{parent['id']}"), 409)
+    body = error_of(admin.delete(f"/api/v1/subcontractors/{parent['id']}", etag="*"), 409)
     assert "parent" in body["message"]
     # both reasons at once: history and a subcontractor below it
     add(admin, "Grandchild KK", parent_id=world["subcontractor_id"])
-    body = error_of(admin.delete(f"/api/v1/subcontractors/{world['subcontractor_id']}"), 409)
+    body = error_of(
+        admin.delete(f"/api/v1/subcontractors/{world['subcontractor_id']}", etag="*"), 409
+    )
     assert [p["kind"] for p in body["problems"]] == ["in_use", "in_use"]
     assert "assessment" in body["problems"][0]["message"]
     assert "parent" in body["problems"][1]["message"]
@@ -125,7 +131,9 @@ def test_viewers_and_reviewers_cannot_manage(as_user, world):
             403,
         )
         error_of(
-            api.patch(f"/api/v1/subcontractors/{world['subcontractor_id']}", json={"tier": 3}),
+            api.patch(
+                f"/api/v1/subcontractors/{world['subcontractor_id']}", json={"tier": 3}, etag="*"
+            ),
             403,
         )
 
@@ -188,7 +196,7 @@ def test_bad_query_parameters_are_422(as_user, world):
 def test_unknown_subcontractor_is_404(as_user, world, app):
     api = as_user("admin")
     error_of(api.get("/api/v1/subcontractors/999"), 404)
-    error_of(api.patch("/api/v1/subcontractors/999", json={"tier": 1}), 404)
-    error_of(api.delete("/api/v1/subcontractors/999"), 404)
+    error_of(api.patch("/api/v1/subcontractors/999", json={"tier": 1}, etag="*"), 404)
+    error_of(api.delete("/api/v1/subcontractors/999", etag="*"), 404)
     with app.app_context():
         assert db.session.get(Subcontractor, 999) is None

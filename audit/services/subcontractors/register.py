@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from ... import policies
 from ...limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN, LEGAL_NAME_MAX
-from ...models import Assessment, Subcontractor, User, utcnow
+from ...models import Assessment, Subcontractor, User
 from ...vocabulary import Tier
-from .. import Forbidden, NotFound, Problems, events
+from .. import Forbidden, NotFound, Problems, events, revisions
 from .chain import ancestor_ids
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -123,15 +123,23 @@ def create(session: Session, actor: User, data: dict[str, Any]) -> Subcontractor
 
 
 def update(
-    session: Session, actor: User, subcontractor: Subcontractor, data: dict[str, Any]
+    session: Session,
+    actor: User,
+    subcontractor: Subcontractor,
+    data: dict[str, Any],
+    expected_revision: int | None = None,
 ) -> Subcontractor:
-    """Change fields of a subcontractor after validating the result as a whole."""
+    """Change fields of a subcontractor after validating the result as a whole.
+
+    ``expected_revision`` is the revision the client's copy shows (``services.revisions``):
+    a stale one is refused (412) after the permission and input checks; None skips it.
+    """
     _require_manager(actor)
     before = _public(subcontractor)
     clean = _clean(session, data, subcontractor)
+    revisions.bump(session, subcontractor, expected_revision, f"subcontractor {subcontractor.id}")
     for key, value in clean.items():
         setattr(subcontractor, key, value)
-    subcontractor.updated_at = utcnow()
     session.add(subcontractor)
     session.flush()
     after = _public(subcontractor)
@@ -149,8 +157,16 @@ def update(
     return subcontractor
 
 
-def delete(session: Session, actor: User, subcontractor: Subcontractor) -> None:
-    """Delete a subcontractor that no assessment and no other subcontractor refers to (admins)."""
+def delete(
+    session: Session,
+    actor: User,
+    subcontractor: Subcontractor,
+    expected_revision: int | None = None,
+) -> None:
+    """Delete a subcontractor that no assessment and no other subcontractor refers to (admins).
+
+    A stale ``expected_revision`` is refused (412) after the other checks; None skips it.
+    """
     if not policies.may_delete_subcontractor(actor):
         raise Forbidden("only admins delete subcontractors")
     problems = Problems()
@@ -179,8 +195,7 @@ def delete(session: Session, actor: User, subcontractor: Subcontractor) -> None:
         subcontractor.id,
         before=_public(subcontractor),
     )
-    session.delete(subcontractor)
-    session.flush()
+    revisions.delete(session, subcontractor, expected_revision, f"subcontractor {subcontractor.id}")
 
 
 def _count(session: Session, model: type[Any], condition: Any) -> int:

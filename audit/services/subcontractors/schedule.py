@@ -32,7 +32,7 @@ from ...models import (
 )
 from ...policies import DEFAULT_CADENCE_MONTHS
 from ...vocabulary import AssessmentState, Rating
-from ..pages import text_in
+from ..pages import last_change, text_in
 
 # ------------------------------------------------------------------------------ audit cadence
 
@@ -173,10 +173,12 @@ class DirectoryFilters:
     country: str | None = None
     rating: str | None = None  # "A".."E", or "none" for never rated
     overdue: bool = False
+    # its record changed (or was created), or an assessment of it was approved, since then
+    updated_since: datetime | None = None
 
 
 #: How the directory may be sorted (a leading ``-`` sorts descending); ties are broken by id.
-SORTS = ("name", "id", "tier", "created_at")
+SORTS = ("name", "id", "tier", "created_at", "updated_at")
 
 
 def directory_statement(
@@ -195,7 +197,8 @@ def directory_statement(
     tz = zone(tz)
     latest = _latest_approved()
     parent = aliased(Subcontractor)
-    column = col(getattr(Subcontractor, sort.lstrip("-")))
+    key = sort.lstrip("-")
+    column = last_change(Subcontractor) if key == "updated_at" else col(getattr(Subcontractor, key))
     statement = (
         sa.select(
             Subcontractor,
@@ -222,6 +225,11 @@ def directory_statement(
         statement = statement.where(_due_before(latest, today, tz))
     if due_before is not None:
         statement = statement.where(_due_before(latest, due_before, tz))
+    if filters.updated_since is not None:
+        since = sa.literal(filters.updated_since, UTCDateTime())
+        statement = statement.where(
+            sa.or_(last_change(Subcontractor) >= since, latest.c.approved_at >= since)
+        )
     return statement
 
 
