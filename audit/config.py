@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .vocabulary import Visibility, values
+
 ROOT = Path(__file__).resolve().parent.parent
 #: the report's own stylesheet and fonts, the only files its renderer may fetch
 STATIC_REPORTS = ROOT / "audit" / "static" / "reports"
@@ -76,6 +78,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "PASSWORD_HASH_METHOD": "scrypt",
         # SQLite only: FULL syncs every commit to disk; tests, whose files are thrown away, OFF
         "SQLITE_SYNCHRONOUS": (env.get("KANSA_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+        # who reads what: "organisation" (everyone everything) or "assigned" (see VISIBILITY)
+        "VISIBILITY": (env.get("KANSA_VISIBILITY") or Visibility.ORGANISATION).strip().lower(),
     }
 
 
@@ -96,6 +100,14 @@ def check(config: dict[str, Any], debug: bool) -> None:
         raise ConfigError(
             f"KANSA_SQLITE_SYNCHRONOUS is {synchronous!r}: it must be one of "
             + ", ".join(SQLITE_SYNCHRONOUS)
+        )
+    visibility = config.get("VISIBILITY", Visibility.ORGANISATION)
+    if visibility not in values(Visibility):
+        raise ConfigError(
+            f"KANSA_VISIBILITY is {visibility!r}: it must be one of "
+            + ", ".join(values(Visibility))
+            + " (organisation: everyone reads everything; assigned: people read what they are"
+            " assigned or granted)"
         )
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):

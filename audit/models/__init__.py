@@ -11,7 +11,7 @@ from .base import UTCDateTime, id_of, rows_affected, table_of, utcnow
 from .checklist import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from .event import AuditEvent
 from .report import ReportCache
-from .subcontractor import Subcontractor
+from .subcontractor import Subcontractor, ViewerGrant
 from .user import ApiToken, LoginAttempt, User
 from .webhook import Webhook, WebhookDelivery
 
@@ -35,6 +35,7 @@ __all__ = [
     "Subcontractor",
     "User",
     "UTCDateTime",
+    "ViewerGrant",
     "Webhook",
     "WebhookDelivery",
     "id_of",

@@ -51,7 +51,7 @@ from ..services import users as user_service
 from ..services.subcontractors import register
 from ..services.workspace import workspace
 from ..vocabulary import AssessmentState
-from .helpers import allowed_by, me, paginate, sentence, submit_form
+from .helpers import allowed_by, me, paginate, sentence, sight, submit_form
 
 bp = Blueprint("assessments", __name__)
 
@@ -153,7 +153,7 @@ def list_() -> str:
         q=q or None,
         mine_of=me().id if mine else None,
     )
-    page = paginate(worklists.search(filters))
+    page = paginate(worklists.search(filters, within=sight()))
     return render_template(
         "assessments/list.html", page=page, state=state, mine=mine, q=q, states=AssessmentState
     )
@@ -162,7 +162,7 @@ def list_() -> str:
 def _choices(form: NewAssessmentForm) -> None:
     session = db.session
     form.subcontractor_id.choices = [
-        SelectChoice(row_id, name) for row_id, name in register.choices(session)
+        SelectChoice(row_id, name) for row_id, name in register.choices(session, sight())
     ]
     form.checklist_version_id.choices = [
         SelectChoice(v.id, f"{v.title_en} {v.version} ({v.item_count} items)")
