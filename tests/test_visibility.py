@@ -552,3 +552,18 @@ def test_a_grant_goes_with_its_subcontractor(app, world):
         session.commit()
         left = session.exec(select(ViewerGrant).where(ViewerGrant.user_id == world.ids["viewer2"]))
         assert left.all() == []
+
+
+def test_what_a_planner_records_out_of_their_sight_does_not_end_on_a_404(app, world):
+    app.config["VISIBILITY"] = "assigned"
+    auditor = sign_in(app, "auditor")
+    token = csrf_token(auditor, "/subcontractors/new")
+    response = auditor.post(
+        "/subcontractors/new",
+        data={"name": "Foxtrot KK", "country": "JP", "tier": "2", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/subcontractors/")
+    listed = page_of(auditor, "/subcontractors/")
+    assert "It will be in your list once you are assigned" in listed
+    assert "Foxtrot KK" in page_of(sign_in(app, "admin"), "/subcontractors/")

@@ -42,7 +42,7 @@ from .. import policies
 from ..extensions import db
 from ..models import Assessment
 from ..security import attachment
-from ..services import ServiceError, exports, worklists
+from ..services import ServiceError, exports, visibility, worklists
 from ..services import assessments as svc
 from ..services import checklists as checklist_service
 from ..services import evidence as evidence_svc
@@ -200,6 +200,10 @@ def new() -> str | Response | tuple[str, int]:
         ),
     )
     if created is not None:
+        if not visibility.sees_assessment(db.session, me(), created):
+            # under assigned visibility a planner who is not one of its people cannot open it
+            flash("Assessment created for the people you assigned to it.", "info")
+            return redirect(url_for("assessments.list_"))
         flash("Assessment created. Answer the first section below.", "info")
         return redirect(url_for("assessments.detail", assessment_id=created.id))
     return render_template("assessments/new.html", form=form), status

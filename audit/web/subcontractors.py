@@ -24,7 +24,7 @@ from wtforms.validators import Optional
 from .. import policies
 from ..extensions import db
 from ..limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN
-from ..models import Subcontractor
+from ..models import Subcontractor, id_of
 from ..policies import DEFAULT_CADENCE_MONTHS
 from ..services import ServiceError, visibility
 from ..services.subcontractors import chain, register, schedule
@@ -267,6 +267,14 @@ def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, in
     saved, status = submit_form(form, save)
     if saved is not None:
         verb = "added" if subcontractor is None else "saved"
+        if not visibility.sees_subcontractor(db.session, me(), id_of(saved)):
+            # under assigned visibility it is in sight once one of its assessments is yours
+            flash(
+                f"{saved.name} {verb}. It will be in your list once you are assigned one of "
+                "its assessments.",
+                "success",
+            )
+            return redirect(url_for(".list_"))
         flash(f"{saved.name} {verb}.", "success")
         return redirect(url_for(".detail", subcontractor_id=saved.id))
     page = render_template(
