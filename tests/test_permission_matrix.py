@@ -106,6 +106,7 @@ API_RULES: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {
     ("api_subcontractors.SubcontractorOne", "DELETE"): (WRITE, ADMINS),
     ("api_subcontractors.Viewers", "GET"): (ADMIN, ADMINS),
     ("api_subcontractors.Viewers", "POST"): (ADMIN, ADMINS),
+    ("api_subcontractors.ViewerOne", "GET"): (ADMIN, ADMINS),
     ("api_subcontractors.ViewerOne", "DELETE"): (ADMIN, ADMINS),
     ("api_assessments.Assessments", "GET"): (READ, ALL),
     ("api_assessments.Assessments", "POST"): (WRITE, AUDITORS),

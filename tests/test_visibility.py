@@ -457,6 +457,8 @@ def test_admins_grant_and_revoke_through_the_api_and_it_is_recorded(app, world, 
     assert made.headers["Location"].endswith(
         f"/subcontractors/{alpha}/viewers/{world.ids['viewer2']}"
     )
+    one = admin.get(made.headers["Location"])
+    assert one.status_code == 200 and one.get_json()["user_id"] == world.ids["viewer2"]
     listed = admin.get(f"/api/v1/subcontractors/{alpha}/viewers").get_json()
     assert [g["user_id"] for g in listed] == [world.ids["viewer2"]]
     # the grant reaches Alpha, Delta below it, and Alpha's assessments

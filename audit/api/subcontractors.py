@@ -177,6 +177,15 @@ class Viewers(MethodView):
 @blp.route("/subcontractors/<int:subcontractor_id>/viewers/<int:user_id>")
 class ViewerOne(MethodView):
     @blp.scope("admin")
+    @blp.response(200, ViewerGrantOutSchema)
+    @blp.errors(404)
+    def get(self, subcontractor_id: int, user_id: int) -> dict[str, Any]:
+        """One viewer's grant on this subcontractor (admins)."""
+        return _grant_out(
+            visibility.grant_of(db.session, current_user(), subcontractor_id, user_id)
+        )
+
+    @blp.scope("admin")
     @blp.response(204)
     @blp.errors(404)
     def delete(self, subcontractor_id: int, user_id: int) -> Response:

@@ -171,6 +171,15 @@ def grants(session: Session, actor: User, subcontractor_id: int) -> list[ViewerG
     )
 
 
+def grant_of(session: Session, actor: User, subcontractor_id: int, user_id: int) -> ViewerGrant:
+    """One viewer's grant on one subcontractor (admins); 404 when there is none."""
+    _require_granter(actor)
+    found = session.get(ViewerGrant, (user_id, subcontractor_id))
+    if found is None:
+        raise NotFound(f"user {user_id} holds no grant on subcontractor {subcontractor_id}")
+    return found
+
+
 def grantable(session: Session, subcontractor_id: int) -> list[User]:
     """Active viewers not yet granted this subcontractor (the choices of the grant form)."""
     granted = select(ViewerGrant.user_id).where(ViewerGrant.subcontractor_id == subcontractor_id)
@@ -224,10 +233,7 @@ def grant(session: Session, actor: User, subcontractor_id: int, user_id: Any) ->
 
 def revoke(session: Session, actor: User, subcontractor_id: int, user_id: int) -> None:
     """Take a viewer's grant on a subcontractor back; 404 when there is no such grant."""
-    _require_granter(actor)
-    existing = session.get(ViewerGrant, (user_id, subcontractor_id))
-    if existing is None:
-        raise NotFound(f"user {user_id} holds no grant on subcontractor {subcontractor_id}")
+    existing = grant_of(session, actor, subcontractor_id, user_id)
     person = session.get(User, user_id)
     session.delete(existing)
     session.flush()
