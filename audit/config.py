@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .vocabulary import Visibility, values
+
 ROOT = Path(__file__).resolve().parent.parent
 #: the report's own stylesheet and fonts, the only files its renderer may fetch
 STATIC_REPORTS = ROOT / "audit" / "static" / "reports"
@@ -94,6 +96,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RATELIMIT_KEY_PREFIX": env.get("KANSA_RATELIMIT_KEY_PREFIX") or "kansa",
         # how long an Idempotency-Key and its first answer are kept (hours)
         "IDEMPOTENCY_HOURS": _int(env, "KANSA_IDEMPOTENCY_HOURS", 24),
+        # who reads what: "organisation" (everyone everything) or "assigned" (see VISIBILITY)
+        "VISIBILITY": (env.get("KANSA_VISIBILITY") or Visibility.ORGANISATION).strip().lower(),
     }
 
 
@@ -158,6 +162,14 @@ def check(config: dict[str, Any], debug: bool) -> None:
         raise ConfigError(
             f"KANSA_BASE_URL is {base!r}: it must be an http:// or https:// address with no "
             "query or fragment, e.g. https://kansa.example.co.jp"
+        )
+    visibility = config.get("VISIBILITY", Visibility.ORGANISATION)
+    if visibility not in values(Visibility):
+        raise ConfigError(
+            f"KANSA_VISIBILITY is {visibility!r}: it must be one of "
+            + ", ".join(values(Visibility))
+            + " (organisation: everyone reads everything; assigned: people read what they are"
+            " assigned or granted)"
         )
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):

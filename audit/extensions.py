@@ -58,9 +58,17 @@ class Database:
 
     @property
     def session(self) -> Session:
-        """The session of the current app context, opened on first use."""
+        """The session of the current app context, opened on first use.
+
+        It carries the app's ``VISIBILITY`` setting in ``session.info["visibility"]``, which the
+        services read to scope what each person sees (``audit.services.visibility``).
+        """
         if "db_session" not in g:
-            g.db_session = Session(self.engine, expire_on_commit=False)
+            g.db_session = Session(
+                self.engine,
+                expire_on_commit=False,
+                info={"visibility": current_app.config.get("VISIBILITY")},
+            )
         session: Session = g.db_session
         return session
 

@@ -13,7 +13,16 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Protocol
 
-from .vocabulary import AnswerStatus, AssessmentState, FindingStatus, Role, Tier, TokenScope
+from .vocabulary import (
+    AnswerStatus,
+    AssessmentState,
+    FindingStatus,
+    Reach,
+    Role,
+    Tier,
+    TokenScope,
+    Visibility,
+)
 
 
 class Person(Protocol):
@@ -92,6 +101,31 @@ def is_unresolved(finding_status: str) -> bool:
 def may_view(user: Person) -> bool:
     """Every active signed-in person may read assessments, viewers included."""
     return user.active
+
+
+def reach(user: Person, visibility: str) -> Reach:
+    """How much ``user`` may read under the visibility setting (``KANSA_VISIBILITY``).
+
+    Under ``organisation`` everyone reads everything. Under ``assigned`` admins still do;
+    auditors and reviewers read the assessments they are assigned to (as an auditor or as the
+    reviewer) and those assessments' subcontractors; viewers read what an admin grants them per
+    subcontractor, a grant covering the subcontractor and its whole chain below it.
+    """
+    if visibility == Visibility.ORGANISATION or user.role == Role.ADMIN:
+        return Reach.EVERYTHING
+    if user.role in (Role.AUDITOR, Role.REVIEWER):
+        return Reach.ASSIGNMENTS
+    return Reach.GRANTS
+
+
+def may_grant_visibility(user: Person) -> bool:
+    """Only admins grant viewers a subcontractor (and take the grant back)."""
+    return user.role == Role.ADMIN
+
+
+def may_receive_grant(user: Person) -> bool:
+    """Grants are for viewers: auditors and reviewers read by assignment, admins read all."""
+    return user.role == Role.VIEWER
 
 
 def may_create_assessment(user: Person) -> bool:

@@ -85,6 +85,27 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class Visibility(StrEnum):
+    """What people other than admins may read (the setting ``KANSA_VISIBILITY``).
+
+    ``organisation``: every signed-in person reads every assessment and subcontractor.
+    ``assigned``: auditors and reviewers read the assessments they are assigned to and those
+    assessments' subcontractors; viewers read the subcontractors an admin grants them (each with
+    its own subcontractors, down the re-entrustment chain) and their assessments; admins read all.
+    """
+
+    ORGANISATION = "organisation"
+    ASSIGNED = "assigned"
+
+
+class Reach(StrEnum):
+    """How far one person's reading reaches under a visibility setting."""
+
+    EVERYTHING = "everything"  # every assessment and subcontractor
+    ASSIGNMENTS = "assignments"  # the assessments they audit or review, and their subcontractors
+    GRANTS = "grants"  # the subcontractors granted to them, the chain below them, their assessments
+
+
 class TokenScope(StrEnum):
     """How far an API token may act for its user, narrowest first (each includes those before)."""
 

@@ -35,6 +35,7 @@ from audit.models import (
     ReportCache,
     Subcontractor,
     User,
+    ViewerGrant,
     Webhook,
     WebhookDelivery,
     metadata,
@@ -487,6 +488,32 @@ def test_installation_round_trip_and_only_one_row(session, world: World) -> None
     session.rollback()
 
 
+def test_viewer_grant_round_trip_and_cascades(session, world: World) -> None:
+    viewer = world.add(User(email="v@kansa.example", name="Vi", role="viewer", password_hash="x"))
+    assert_round_trip(
+        session,
+        ViewerGrant(
+            user_id=viewer.id,
+            subcontractor_id=world.company.id,
+            granted_by_id=world.reviewer.id,
+            granted_at=MOMENT,
+        ),
+    )
+    session.add(ViewerGrant(user_id=viewer.id, subcontractor_id=world.company.id))
+    with pytest.raises(IntegrityError):  # one grant per viewer and subcontractor
+        session.flush()
+    session.rollback()
+    session.add(ViewerGrant(user_id=viewer.id, subcontractor_id=999_999))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    session.execute(sa.delete(User).where(User.id == viewer.id))
+    session.commit()
+    with Session(db.engine) as fresh:
+        total = fresh.execute(sa.select(sa.func.count()).select_from(ViewerGrant))
+        assert total.scalar_one() == 0
+
+
 def test_default_timestamps_are_aware_utc(session, world: World) -> None:
     back = read_back(Assessment, world.assessment.id)
     assert back.created_at.utcoffset() == timedelta(0)
@@ -516,6 +543,7 @@ def test_every_table_has_a_round_trip_test() -> None:
         "login_attempt",
         "idempotency_key",
         "installation",
+        "viewer_grant",
     }
     assert set(metadata.tables) == tested
 

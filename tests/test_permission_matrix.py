@@ -5,6 +5,14 @@ suite. A rule says who may pass. "Pass" means the request was not refused for wh
 401/403 and no redirect to the sign-in page (it may still fail validation with 400/422, or
 find a conflict). "Refused" means 403 (web, API), a sign-in redirect (anonymous on a page) or
 401 (anonymous on the API). POSTs carry a valid CSRF token, so a refusal is never CSRF's.
+
+Every case runs under both visibility settings (``KANSA_VISIBILITY``). Under ``organisation``
+the rules below hold as they are. Under ``assigned`` a person also needs to see the row a route
+is about (``SEES``): one who would pass by role but may not see the row must get 404, exactly,
+as if it did not exist; the others pass or are refused as under ``organisation``. The people:
+'auditor' and 'reviewer' are assigned to every assessment of the world, 'auditor2' to none;
+'granted' is a viewer granted the top subcontractor of the world (every other one is below it
+in its chain), 'viewer' is granted nothing.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ from audit.models import User
 from audit.services import assessments as svc
 from audit.services import evidence as evidence_svc
 from audit.services import tokens as token_service
-from audit.services import webhooks
+from audit.services import users, visibility, webhooks
 from audit.services.assessments import AnswerInput
 from tests import factories
 from tests.conftest import csrf_token
 
-ROLES = ("viewer", "auditor2", "reviewer", "auditor", "admin")  # refused ones tend to go first
+# refused ones tend to go first
+ROLES = ("viewer", "granted", "auditor2", "reviewer", "auditor", "admin")
+VISIBILITIES = ("organisation", "assigned")
 ALL = frozenset(ROLES)
 PUBLIC = frozenset({"anonymous", *ROLES})
 EDITORS = frozenset({"auditor", "admin"})  # 'auditor' is assigned to the open assessment
@@ -64,6 +74,8 @@ WEB_RULES: dict[str, dict[str, frozenset[str]]] = {
     "subcontractors.detail": {"GET": ALL},
     "subcontractors.new": {"GET": AUDITORS, "POST": AUDITORS},
     "subcontractors.edit": {"GET": AUDITORS, "POST": AUDITORS},
+    "subcontractors.grant": {"POST": ADMINS},
+    "subcontractors.revoke": {"POST": ADMINS},
     "checklists.list_": {"GET": ALL},
     "checklists.version": {"GET": ALL},
     "admin.users": {"GET": ADMINS, "POST": ADMINS},
@@ -93,6 +105,10 @@ API_RULES: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {
     ("api_subcontractors.SubcontractorOne", "GET"): (READ, ALL),
     ("api_subcontractors.SubcontractorOne", "PATCH"): (WRITE, AUDITORS),
     ("api_subcontractors.SubcontractorOne", "DELETE"): (WRITE, ADMINS),
+    ("api_subcontractors.Viewers", "GET"): (ADMIN, ADMINS),
+    ("api_subcontractors.Viewers", "POST"): (ADMIN, ADMINS),
+    ("api_subcontractors.ViewerOne", "GET"): (ADMIN, ADMINS),
+    ("api_subcontractors.ViewerOne", "DELETE"): (ADMIN, ADMINS),
     ("api_assessments.Assessments", "GET"): (READ, ALL),
     ("api_assessments.Assessments", "POST"): (WRITE, AUDITORS),
     ("api_assessments.AssessmentOne", "GET"): (READ, ALL),
@@ -167,7 +183,17 @@ def world(app, loaded_checklists) -> World:
         session = db.session
         people = factories.team(session)
         company = factories.subcontractor(session, people.admin, "Open Co")
-        spare = factories.subcontractor(session, people.admin, "Spare Co")
+        # every other subcontractor is below Open Co in its chain, so 'granted' sees them all
+        below = {"parent_id": company.id}
+        spare = factories.subcontractor(session, people.admin, "Spare Co", **below)
+        granted = users.create_user(
+            session,
+            "granted@example.com",
+            factories.PASSWORD,
+            "viewer",
+            hash_method=factories.FAST_HASH,
+        )
+        visibility.grant(session, people.admin, company.id, granted.id)
         hooked = webhooks.register(
             session,
             people.admin,
@@ -189,7 +215,9 @@ def world(app, loaded_checklists) -> World:
             max_bytes=100,
         )
         submitted = factories.assessment(
-            session, people, company=factories.subcontractor(session, people.admin, "Sub Co")
+            session,
+            people,
+            company=factories.subcontractor(session, people.admin, "Sub Co", **below),
         )
         checklist = svc.definition(session, submitted)
         svc.save_answers(
@@ -201,7 +229,9 @@ def world(app, loaded_checklists) -> World:
         )
         svc.submit(session, people.auditor, submitted, None)
         draft = factories.assessment(
-            session, people, company=factories.subcontractor(session, people.admin, "Draft Co")
+            session,
+            people,
+            company=factories.subcontractor(session, people.admin, "Draft Co", **below),
         )
         session.commit()
         from audit.models import Finding, WebhookDelivery
@@ -211,7 +241,8 @@ def world(app, loaded_checklists) -> World:
         token, _ = token_service.create(session, people.auditor, name="t", scope="read")
         session.commit()
         return World(
-            ids={r: getattr(people, r).id for r in people.__dataclass_fields__},
+            ids={r: getattr(people, r).id for r in people.__dataclass_fields__}
+            | {"granted": granted.id},
             open_id=opened.id,
             submitted_id=submitted.id,
             draft_id=draft.id,
@@ -237,7 +268,7 @@ def url_for_rule(app, endpoint: str, w: World) -> str:
         "subcontractor_id": w.subcontractor_id,
         "slug": "subcontractor-oversight",
         "version": "1.0.0",
-        "user_id": w.ids["viewer"],
+        "user_id": w.ids["granted" if endpoint.endswith(("revoke", "ViewerOne")) else "viewer"],
         "hook_id": w.hook_id,
         "delivery_id": w.delivery_id,
         "token_id": w.token_id,
@@ -249,6 +280,33 @@ def url_for_rule(app, endpoint: str, w: World) -> str:
     if endpoint == "api_subcontractors.SubcontractorOne":
         values["subcontractor_id"] = w.spare_subcontractor_id
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+#: under ``assigned``, who sees the row each kind of route is about
+SEES: dict[str, frozenset[str]] = {
+    "assessment": frozenset({"auditor", "reviewer", "granted", "admin"}),
+    "company": frozenset({"auditor", "reviewer", "granted", "admin"}),
+    # Spare Co has no assessment: only the grant on its parent and admins reach it
+    "spare": frozenset({"granted", "admin"}),
+}
+
+
+def target_of(app, endpoint: str) -> str | None:
+    """The kind of row a route is about (a key of ``SEES``), or None for lists and the rest."""
+    if endpoint == "api_subcontractors.SubcontractorOne":
+        return "spare"
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    if any(k in rule.arguments for k in ("assessment_id", "evidence_id", "finding_id")):
+        return "assessment"
+    if "subcontractor_id" in rule.arguments:
+        return "company"
+    return None
+
+
+def hidden_from(app, endpoint: str, role: str, setting: str) -> bool:
+    """Whether the row of this route is out of ``role``'s sight under ``setting``."""
+    target = target_of(app, endpoint)
+    return setting == "assigned" and target is not None and role not in SEES[target]
 
 
 def sign_in(client, role: str) -> None:
@@ -268,6 +326,7 @@ PDF_PAGES = frozenset({"reports.assessment_pdf"})
 
 
 # the PDF pages are a case of their own, so that `make test-fast` checks every other page
+@pytest.mark.parametrize("setting", VISIBILITIES)
 @pytest.mark.parametrize(
     "actor,pages",
     [
@@ -276,7 +335,8 @@ PDF_PAGES = frozenset({"reports.assessment_pdf"})
         *(pytest.param(role, "pdf", marks=pytest.mark.pdf) for role in ROLES),
     ],
 )
-def test_pages_against_every_role(app, world, actor, pages):
+def test_pages_against_every_role(app, world, actor, pages, setting):
+    app.config["VISIBILITY"] = setting
     client = app.test_client()
     if actor != "anonymous":
         sign_in(client, actor)
@@ -293,7 +353,9 @@ def test_pages_against_every_role(app, world, actor, pages):
     )
     assert checks, "no page to check"
     for endpoint, method in checks:
-        allowed = actor in WEB_RULES[endpoint][method]
+        by_role = actor in WEB_RULES[endpoint][method]
+        hidden = hidden_from(app, endpoint, actor, setting)
+        allowed = by_role and not hidden
         url = url_for_rule(app, endpoint, world)
         if method == "GET":
             response = client.get(url)
@@ -308,12 +370,17 @@ def test_pages_against_every_role(app, world, actor, pages):
         )
         if endpoint == "tokens.revoke" and not anonymous and response.status_code == 404:
             refused = True
+        if setting == "assigned" and not anonymous:
+            refused = refused or response.status_code == 404
+            if by_role and hidden and response.status_code != 404:
+                wrong.append(f"{method} {endpoint} ({url}): {response.status_code}, expected 404")
+                continue
         if allowed == refused:
             wrong.append(
                 f"{method} {endpoint} ({url}): {response.status_code}, "
                 f"expected {'pass' if allowed else 'refusal'}"
             )
-    assert not wrong, f"{actor}:\n" + "\n".join(wrong)
+    assert not wrong, f"{actor} under {setting}:\n" + "\n".join(wrong)
 
 
 # ------------------------------------------------------------------------------ the API
@@ -371,6 +438,7 @@ def api_body(endpoint: str, method: str, w: World) -> dict[str, Any]:
             }
         },
         ("api_webhooks.WebhookOne", "PATCH"): {"json": {"active": True}},
+        ("api_subcontractors.Viewers", "POST"): {"json": {"user_id": w.ids["granted"]}},
     }
     return bodies.get((endpoint, method), {})
 
@@ -412,6 +480,7 @@ def passes(rule: tuple[str | None, frozenset[str]], role: str, scope: str | None
 
 
 # the report case renders a PDF (WeasyPrint) for every actor: about 26 s
+@pytest.mark.parametrize("setting", VISIBILITIES)
 @pytest.mark.parametrize(
     "endpoint,method",
     [
@@ -421,14 +490,20 @@ def passes(rule: tuple[str | None, frozenset[str]], role: str, scope: str | None
         for rule in sorted(API_RULES)
     ],
 )
-def test_api_against_every_role_and_scope(app, world, endpoint, method):
+def test_api_against_every_role_and_scope(app, world, endpoint, method, setting):
     client = app.test_client()
     url = url_for_rule(app, endpoint, world)
     rule = API_RULES[(endpoint, method)]
     actors = api_actors(app, world)
+    app.config["VISIBILITY"] = setting
+
+    def expected(role: str, scope: str | None) -> bool:
+        return passes(rule, role, scope) and not hidden_from(app, endpoint, role, setting)
+
     # refusals first, while the data is as set up; then the ones that pass (they may change it)
-    actors.sort(key=lambda a: passes(rule, a[0], a[1]))
+    actors.sort(key=lambda a: expected(a[0], a[1]))
     wrong = []
+    gone = False  # a DELETE that passed leaves nothing for the next one to find
     for role, scope, secret in actors:
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         if method != "GET" and secret:
@@ -438,12 +513,20 @@ def test_api_against_every_role_and_scope(app, world, endpoint, method):
             kwargs = api_body(endpoint, method, world)
         response = client.open(url, method=method, headers=headers, **kwargs)
         assert response.status_code < 500, (endpoint, method, role, response.get_data())
-        refused = response.status_code in (401, 403)
-        expected_pass = passes(rule, role, scope)
+        status = response.status_code
+        refused = status in (401, 403)
+        expected_pass = expected(role, scope)
+        if setting == "assigned" and secret:
+            if passes(rule, role, scope) and not expected_pass and status != 404:
+                wrong.append(f"{role}/{scope}: {status}, expected 404 (out of sight)")
+                continue
+            refused = refused or (status == 404 and not gone)
+        if method == "DELETE" and expected_pass and status < 300:
+            gone = True
         if expected_pass == refused:
             wrong.append(
                 f"{role}/{scope}: {response.status_code} {response.get_data(as_text=True)[:160]}"
             )
         if not secret and rule[0] is not None:
             assert response.status_code == 401, (endpoint, response.status_code)
-    assert not wrong, f"{method} {endpoint}:\n" + "\n".join(wrong)
+    assert not wrong, f"{method} {endpoint} under {setting}:\n" + "\n".join(wrong)

@@ -17,6 +17,7 @@ from audit.services import assessments
 from audit.services.assessments import AnswerInput
 from audit.services.subcontractors import chain, register
 from audit.services.subcontractors import schedule as svc
+from audit.services.visibility import UNLIMITED
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -699,7 +700,7 @@ def schedule_data(session, loaded_checklists):
 
 def test_audit_schedule_lists_overdue_first_then_by_due_date(session, schedule_data):
     today, made = schedule_data
-    rows = svc.audit_schedule(session, today, tz="UTC")
+    rows = svc.audit_schedule(session, today, tz="UTC", within=UNLIMITED)
     assert [r.subcontractor.name for r in rows] == [
         "Long overdue",
         "Never audited",
@@ -726,20 +727,23 @@ def test_audit_schedule_lists_overdue_first_then_by_due_date(session, schedule_d
 def test_audit_schedule_window_and_limit(session, schedule_data):
     today, made = schedule_data
     names = [
-        r.subcontractor.name for r in svc.audit_schedule(session, today, within_days=0, tz="UTC")
+        r.subcontractor.name
+        for r in svc.audit_schedule(session, today, within_days=0, tz="UTC", within=UNLIMITED)
     ]
     assert names == ["Long overdue", "Never audited", "Just overdue", "Due today"]
-    limited = svc.audit_schedule(session, today, limit=2, tz="UTC")
+    limited = svc.audit_schedule(session, today, limit=2, tz="UTC", within=UNLIMITED)
     assert [r.subcontractor.name for r in limited] == ["Long overdue", "Never audited"]
-    later = svc.audit_schedule(session, today, within_days=90, tz="UTC")
+    later = svc.audit_schedule(session, today, within_days=90, tz="UTC", within=UNLIMITED)
     assert "Due later" in [r.subcontractor.name for r in later]
 
 
 def test_sql_overdue_filter_agrees_with_the_python_rule(session, schedule_data):
     today, _ = schedule_data
-    statement = svc.directory_statement(svc.DirectoryFilters(), today, "UTC")
+    statement = svc.directory_statement(svc.DirectoryFilters(), today, "UTC", within=UNLIMITED)
     everyone = svc.rows_from(session.exec(statement).all(), today, "UTC")
-    statement = svc.directory_statement(svc.DirectoryFilters(overdue=True), today, "UTC")
+    statement = svc.directory_statement(
+        svc.DirectoryFilters(overdue=True), today, "UTC", within=UNLIMITED
+    )
     overdue = svc.rows_from(session.exec(statement).all(), today, "UTC")
     assert {r.subcontractor.id for r in overdue} == {
         r.subcontractor.id for r in everyone if r.overdue
@@ -750,7 +754,7 @@ def test_sql_overdue_filter_agrees_with_the_python_rule(session, schedule_data):
 def test_schedule_is_one_query(session, schedule_data, count_queries):
     today, _ = schedule_data
     with count_queries() as statements:
-        svc.audit_schedule(session, today, tz="UTC")
+        svc.audit_schedule(session, today, tz="UTC", within=UNLIMITED)
     assert len(statements) == 1
 
 
@@ -760,12 +764,15 @@ def test_chain_ignores_an_unrelated_tree(session):
     child = company(session, people, "Child", parent_id=top.id)
     grandchild = company(session, people, "Grandchild", parent_id=child.id)
     company(session, people, "Elsewhere")
-    found = chain.chain(session, top.id)
+    found = chain.chain(session, top.id, UNLIMITED)
     assert found.ancestors == []
     assert [n.name for n in found.descendants] == ["Child"]
     assert [n.name for n in found.descendants[0].children] == ["Grandchild"]
     assert found.descendant_ids() == {child.id, grandchild.id}
-    assert [n.name for n in chain.chain(session, grandchild.id).ancestors] == ["Top", "Child"]
+    assert [n.name for n in chain.chain(session, grandchild.id, UNLIMITED).ancestors] == [
+        "Top",
+        "Child",
+    ]
 
 
 def test_parse_categories():

@@ -15,9 +15,9 @@ from flask_smorest.pagination import PaginationParameters
 
 from ..extensions import db
 from ..models import Assessment, id_of
-from ..services import NotFound, worklists
+from ..services import NotFound, visibility, worklists
 from ..services import assessments as svc
-from .auth import current_user
+from .auth import current_user, sight
 from .blueprint import ApiBlueprint
 from .schemas import (
     AssessmentCreateSchema,
@@ -55,9 +55,9 @@ def load(assessment_id: int) -> Assessment:
 
 
 def represent(assessment: Assessment) -> dict[str, Any]:
-    """One assessment as the API shows it."""
+    """One assessment as the API shows it (the caller has checked the reader may see it)."""
     assessment_id = id_of(assessment)
-    statement = worklists.search(worklists.AssessmentFilters()).where(
+    statement = worklists.search(worklists.AssessmentFilters(), within=visibility.UNLIMITED).where(
         Assessment.id == assessment_id
     )
     row = db.session.exec(statement).first()
@@ -85,7 +85,7 @@ class Assessments(MethodView):
             mine_of=current_user().id if args.get("mine") else None,
             updated_since=args.get("updated_since"),
         )
-        rows = page(worklists.search(filters, args["sort"]), pagination_parameters)
+        rows = page(worklists.search(filters, args["sort"], within=sight()), pagination_parameters)
         auditors = worklists.auditors_by_assessment(db.session, [row[0].id for row in rows])
         return [_out(row, auditors[row[0].id]) for row in rows]
 

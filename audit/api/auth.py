@@ -14,6 +14,7 @@ from .. import policies
 from ..extensions import db
 from ..models import ApiToken, User
 from ..services import tokens as token_service
+from ..services import visibility
 from . import ratelimit
 from .spec import default_scope
 
@@ -80,6 +81,11 @@ def current_user() -> User:
     """The user the request's token acts for."""
     user: User = g.api_user
     return user
+
+
+def sight() -> visibility.Scope:
+    """What the token's user may see (``KANSA_VISIBILITY``): pass it to every list service."""
+    return visibility.scope(db.session, current_user())
 
 
 def current_token() -> ApiToken:

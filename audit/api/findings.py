@@ -10,7 +10,7 @@ from flask_smorest.pagination import PaginationParameters
 from ..extensions import db
 from ..models import Finding
 from ..services import findings as svc
-from .auth import current_user
+from .auth import current_user, sight
 from .blueprint import ApiBlueprint
 from .schemas import FindingOutSchema, FindingPatchSchema, FindingQuerySchema
 from .support import etag_header, etag_value, expected_revision, not_modified, page
@@ -43,7 +43,7 @@ class Findings(MethodView):
             current=args.get("current"),
             updated_since=args.get("updated_since"),
         )
-        rows = page(svc.search(filters, args["sort"]), pagination_parameters)
+        rows = page(svc.search(filters, args["sort"], within=sight()), pagination_parameters)
         return [_out(finding, ref) for finding, ref, _title, _company in rows]
 
 

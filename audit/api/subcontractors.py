@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+import marshmallow as ma
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from ..extensions import db
-from ..models import Subcontractor
+from ..models import Subcontractor, User, ViewerGrant
+from ..services import visibility
 from ..services.subcontractors import register, schedule
-from .auth import current_user
+from .auth import current_user, sight
 from .blueprint import ApiBlueprint
 from .schemas import (
+    INT32,
     SubcontractorCreateSchema,
     SubcontractorOutSchema,
     SubcontractorPatchSchema,
@@ -51,7 +54,8 @@ def _out(row: schedule.ScheduleRow) -> dict[str, Any]:
 def _status(subcontractor: Subcontractor) -> dict[str, Any]:
     """One subcontractor with its audit status, as its profile page shows it."""
     tz = current_app.config["TIMEZONE"]
-    return _out(schedule.status(db.session, subcontractor, schedule.today_in(tz), tz))
+    today = schedule.today_in(tz)
+    return _out(schedule.status(db.session, subcontractor, today, tz, within=sight()))
 
 
 @blp.route("/subcontractors")
@@ -73,7 +77,9 @@ class Subcontractors(MethodView):
             overdue=bool(args.get("overdue")),
             updated_since=args.get("updated_since"),
         )
-        statement = schedule.directory_statement(filters, today, tz, sort=args["sort"])
+        statement = schedule.directory_statement(
+            filters, today, tz, within=sight(), sort=args["sort"]
+        )
         return [
             _out(row)
             for row in schedule.rows_from(page(statement, pagination_parameters), today, tz)
@@ -101,7 +107,7 @@ class SubcontractorOne(MethodView):
     @blp.errors(404)
     def get(self, subcontractor_id: int) -> Any:
         """One subcontractor with its latest rating and next audit date, and its ETag."""
-        subcontractor = register.get(db.session, subcontractor_id)
+        subcontractor = register.get_for(db.session, current_user(), subcontractor_id)
         unchanged = not_modified(subcontractor)
         if unchanged is not None:
             return unchanged
@@ -114,7 +120,7 @@ class SubcontractorOne(MethodView):
     @blp.errors(404, 409, 415, 422)
     def patch(self, data: dict[str, Any], subcontractor_id: int) -> Any:
         """Change some fields (auditors and admins); the result is validated as a whole."""
-        subcontractor = register.get(db.session, subcontractor_id)
+        subcontractor = register.get_for(db.session, current_user(), subcontractor_id)
         revision = expected_revision(subcontractor)
         register.update(db.session, current_user(), subcontractor, data, revision)
         db.session.commit()
@@ -125,7 +131,83 @@ class SubcontractorOne(MethodView):
     @blp.errors(404, 409)
     def delete(self, subcontractor_id: int) -> None:
         """Delete one recorded by mistake (admins): never one with assessments or sub-parties."""
-        subcontractor = register.get(db.session, subcontractor_id)
+        subcontractor = register.get_for(db.session, current_user(), subcontractor_id)
         revision = expected_revision(subcontractor)
         register.delete(db.session, current_user(), subcontractor, revision)
         db.session.commit()
+
+
+# ------------------------------------------------------------------------------ viewer grants
+
+
+class ViewerGrantOutSchema(ma.Schema):
+    user_id = ma.fields.Integer()
+    subcontractor_id = ma.fields.Integer()
+    name = ma.fields.String()
+    email = ma.fields.String()
+    granted_by_id = ma.fields.Integer(allow_none=True)
+    granted_at = ma.fields.DateTime()
+
+
+class ViewerGrantInSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    user_id = ma.fields.Integer(
+        required=True, validate=INT32, metadata={"description": "A viewer's user id"}
+    )
+
+
+def _grant_out(grant: ViewerGrant) -> dict[str, Any]:
+    person = db.session.get(User, grant.user_id)
+    return {
+        **grant.model_dump(),
+        "name": person.name if person else "",
+        "email": person.email if person else "",
+    }
+
+
+@blp.route("/subcontractors/<int:subcontractor_id>/viewers")
+class Viewers(MethodView):
+    @blp.scope("admin")
+    @blp.response(200, ViewerGrantOutSchema(many=True))
+    @blp.errors(404)
+    def get(self, subcontractor_id: int) -> list[dict[str, Any]]:
+        """The viewers granted this subcontractor (admins; read under KANSA_VISIBILITY=assigned).
+
+        A grant covers the subcontractor and every party below it in its re-entrustment chain.
+        """
+        found = visibility.grants(db.session, current_user(), subcontractor_id)
+        return [_grant_out(grant) for grant in found]
+
+    @blp.scope("admin")
+    @blp.arguments(ViewerGrantInSchema)
+    @blp.response(201, ViewerGrantOutSchema)
+    @blp.errors(404, 415, 422)
+    def post(self, data: dict[str, Any], subcontractor_id: int) -> Any:
+        """Grant a viewer this subcontractor and its chain below it (admins; recorded)."""
+        made = visibility.grant(db.session, current_user(), subcontractor_id, data["user_id"])
+        db.session.commit()
+        location = url_for(".ViewerOne", subcontractor_id=subcontractor_id, user_id=made.user_id)
+        return _grant_out(made), 201, {"Location": location}
+
+
+@blp.route("/subcontractors/<int:subcontractor_id>/viewers/<int:user_id>")
+class ViewerOne(MethodView):
+    @blp.scope("admin")
+    @blp.response(200, ViewerGrantOutSchema)
+    @blp.errors(404)
+    def get(self, subcontractor_id: int, user_id: int) -> dict[str, Any]:
+        """One viewer's grant on this subcontractor (admins)."""
+        return _grant_out(
+            visibility.grant_of(db.session, current_user(), subcontractor_id, user_id)
+        )
+
+    @blp.scope("admin")
+    @blp.response(204)
+    @blp.errors(404)
+    def delete(self, subcontractor_id: int, user_id: int) -> Response:
+        """Revoke a viewer's grant on this subcontractor (admins; recorded)."""
+        visibility.revoke(db.session, current_user(), subcontractor_id, user_id)
+        db.session.commit()
+        return Response(status=204)

@@ -13,7 +13,7 @@ from .event import AuditEvent
 from .idempotency import IdempotencyKey
 from .installation import INSTALLATION_ID, Installation
 from .report import ReportCache
-from .subcontractor import Subcontractor
+from .subcontractor import Subcontractor, ViewerGrant
 from .user import ApiToken, LoginAttempt, User
 from .webhook import Webhook, WebhookDelivery
 
@@ -40,6 +40,7 @@ __all__ = [
     "Subcontractor",
     "User",
     "UTCDateTime",
+    "ViewerGrant",
     "Webhook",
     "WebhookDelivery",
     "id_of",

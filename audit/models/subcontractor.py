@@ -56,3 +56,18 @@ class Subcontractor(SQLModel, table=True):
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
+
+
+class ViewerGrant(SQLModel, table=True):
+    """A viewer may read a subcontractor (and its chain below it) under ``assigned`` visibility."""
+
+    __tablename__ = "viewer_grant"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    subcontractor_id: int = Field(
+        foreign_key="subcontractor.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    granted_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    granted_at: datetime = Field(default_factory=utcnow, sa_column=created_column())

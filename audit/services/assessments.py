@@ -40,6 +40,7 @@ from . import (
     StaleRevision,
     events,
     revisions,
+    visibility,
     webhooks,
 )
 from .checklists import AnswerInput, check_answers, definition_for
@@ -116,8 +117,13 @@ def get(session: Session, assessment_id: int) -> Assessment:
 
 
 def get_for(session: Session, user: User, assessment_id: int) -> Assessment:
-    """The assessment, if ``user`` may read it (404, then 403, otherwise)."""
+    """The assessment, if ``user`` may read it (404, then 403, otherwise).
+
+    One out of the person's sight under the visibility setting is answered 404, as if it did not
+    exist (``visibility.require_assessment``).
+    """
     assessment = get(session, assessment_id)
+    visibility.require_assessment(session, user, assessment)
     require_view(user, assessment)
     return assessment
 
@@ -236,8 +242,12 @@ def create(
         raise Forbidden("only auditors and admins create assessments")
     problems = Problems()
     subcontractor = session.get(Subcontractor, subcontractor_id) if subcontractor_id else None
-    if subcontractor is None:
+    if subcontractor is None or not visibility.sees_subcontractor(
+        session, actor, id_of(subcontractor)
+    ):
+        # one out of the planner's sight is as unknown as one that does not exist
         problems.add("subcontractor_id", f"no subcontractor {subcontractor_id}")
+        subcontractor = None
     version = session.get(ChecklistVersion, checklist_version_id) if checklist_version_id else None
     if version is None:
         problems.add("checklist_version_id", f"no checklist version {checklist_version_id}")

@@ -171,10 +171,15 @@ def id_of_hash(session: Session, digest: str) -> int | None:
     return session.exec(select(AuditEvent.id).where(AuditEvent.hash == digest)).first()
 
 
-def recent(session: Session, limit: int = 12) -> list[AuditEvent]:
-    """The latest events of the whole programme, newest first."""
+def recent(session: Session, limit: int = 12, condition: Any = True) -> list[AuditEvent]:
+    """The latest events of the whole programme, newest first (those meeting ``condition``).
+
+    The dashboard passes ``visibility.Scope.events``: only events of assessments in sight.
+    """
     return list(
-        session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+        session.exec(
+            select(AuditEvent).where(condition).order_by(col(AuditEvent.id).desc()).limit(limit)
+        ).all()
     )
 
 

@@ -48,7 +48,7 @@ from ..models import (
     utcnow,
 )
 from ..vocabulary import AnswerStatus, FindingStatus
-from . import Forbidden, NotFound, installation
+from . import Forbidden, NotFound, installation, visibility
 from . import assessments as assessment_service
 from . import findings as finding_service
 
@@ -538,11 +538,17 @@ def oscal_assessment_results(
 
 
 def _poam_rows(
-    session: Session, filters: finding_service.FindingFilters, unresolved: bool
+    session: Session,
+    filters: finding_service.FindingFilters,
+    unresolved: bool,
+    within: visibility.Scope,
 ) -> list[Any]:
-    """(finding, item, assessment, subcontractor, answer) of the findings ``filters`` keep."""
+    """(finding, item, assessment, subcontractor, answer) of the findings ``filters`` keep.
+
+    Only findings ``within`` the reader's sight (``visibility.scope``).
+    """
     statement = (
-        finding_service.search(filters)
+        finding_service.search(filters, within=within)
         .add_columns(ChecklistItem, Assessment, Subcontractor, Answer)
         .outerjoin(
             Answer,
@@ -684,8 +690,11 @@ def oscal_poam(session: Session, assessment: Assessment, links: OscalLinks) -> d
     ``NotFound`` when it has none: a POA&M lists at least one item.
     """
     ids = _Ids(session)
-    rows = _poam_rows(
-        session, finding_service.FindingFilters(assessment_id=assessment.id, current=True), False
+    rows = _poam_rows(  # the caller read the assessment through ``get_for``: it is in sight
+        session,
+        finding_service.FindingFilters(assessment_id=assessment.id, current=True),
+        False,
+        visibility.UNLIMITED,
     )
     if not rows:
         raise NotFound(
@@ -713,7 +722,12 @@ def oscal_open_poam(session: Session, actor: User, links: OscalLinks) -> dict[st
     if not policies.may_view(actor):
         raise Forbidden("you may not read assessments or their findings")
     ids = _Ids(session)
-    rows = _poam_rows(session, finding_service.FindingFilters(current=True), True)
+    rows = _poam_rows(
+        session,
+        finding_service.FindingFilters(current=True),
+        True,
+        visibility.scope(session, actor),
+    )
     if not rows:
         raise NotFound("there are no open findings, so there is no plan of action")
     return _poam(

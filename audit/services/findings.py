@@ -13,8 +13,8 @@ from .. import policies
 from ..limits import OWNER_MAX, PLAN_MAX
 from ..models import Assessment, ChecklistItem, Finding, Subcontractor, User
 from ..vocabulary import FindingStatus, Severity, WebhookEvent, values
-from . import Forbidden, NotFound, Problems, events, revisions, webhooks
-from .assessments import auditor_ids, require_view, webhook_payload
+from . import Forbidden, NotFound, Problems, events, revisions, visibility, webhooks
+from .assessments import auditor_ids, get_for, webhook_payload
 from .pages import last_change
 
 #: The fields of a finding that people keep up to date.
@@ -118,17 +118,19 @@ def severity_order() -> Any:
     return sa.case({s.value: i for i, s in enumerate(Severity)}, value=col(Finding.severity))
 
 
-def search(filters: FindingFilters, sort: str = "severity") -> Any:
+def search(filters: FindingFilters, sort: str = "severity", *, within: visibility.Scope) -> Any:
     """A SELECT of (Finding, item ref, assessment title, subcontractor name) for a findings list.
 
-    ``sort`` is one of ``SORTS``, optionally with a leading ``-``; ties are broken by id so pages
-    are stable.
+    Only findings of assessments ``within`` the reader's sight (``visibility.scope``). ``sort``
+    is one of ``SORTS``, optionally with a leading ``-``; ties are broken by id so pages are
+    stable.
     """
     statement = (
         select(Finding, ChecklistItem.ref, Assessment.title, Subcontractor.name)
         .join(ChecklistItem, col(ChecklistItem.id) == Finding.item_id)
         .join(Assessment, col(Assessment.id) == Finding.assessment_id)
         .join(Subcontractor, col(Subcontractor.id) == Assessment.subcontractor_id)
+        .where(within.assessments)
     )
     if filters.assessment_id is not None:
         statement = statement.where(Finding.assessment_id == filters.assessment_id)
@@ -155,10 +157,10 @@ def search(filters: FindingFilters, sort: str = "severity") -> Any:
     return statement.order_by(col(Finding.id).desc() if descending else col(Finding.id))
 
 
-def for_assessment_page(assessment_id: int) -> Any:
+def for_assessment_page(assessment_id: int, within: visibility.Scope) -> Any:
     """The findings of one assessment as its page lists them: current first, then by severity."""
     return (
-        search(FindingFilters(assessment_id=assessment_id))
+        search(FindingFilters(assessment_id=assessment_id), within=within)
         .order_by(None)
         .order_by(col(Finding.current).desc(), severity_order(), ChecklistItem.position, Finding.id)
     )
@@ -166,13 +168,16 @@ def for_assessment_page(assessment_id: int) -> Any:
 
 def get_row(session: Session, user: User, finding_id: int) -> tuple[Finding, str, str, str]:
     """(finding, item ref, assessment title, subcontractor name), if ``user`` may read it."""
-    row = session.exec(search(FindingFilters()).where(Finding.id == finding_id)).first()
+    row = session.exec(
+        search(FindingFilters(), within=visibility.UNLIMITED).where(Finding.id == finding_id)
+    ).first()
     if row is None:
         raise NotFound(f"no finding {finding_id}")
     finding, ref, title, company = row
-    assessment = session.get(Assessment, finding.assessment_id)
-    assert assessment is not None  # a foreign key
-    require_view(user, assessment)  # the reader must be allowed to see the assessment
+    try:  # the reader must be allowed to see the assessment; if not, there is no such finding
+        get_for(session, user, finding.assessment_id)
+    except NotFound:
+        raise NotFound(f"no finding {finding_id}") from None
     return finding, ref, title, company
 
 

@@ -26,15 +26,14 @@ from ..models import (
     User,
 )
 from ..vocabulary import AssessmentState
-from . import events
+from . import events, visibility
 from .pages import last_change, text_in
 from .subcontractors import schedule
 
 
 def mine(user_id: int | None) -> Any:
     """SQL condition: the assessment is audited or reviewed by this person."""
-    audited = select(AssessmentAuditor.assessment_id).where(AssessmentAuditor.user_id == user_id)
-    return sa.or_(col(Assessment.id).in_(audited), col(Assessment.reviewer_id) == user_id)
+    return visibility.assigned_to(user_id)
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,11 @@ class AssessmentFilters:
 SORTS = ("due_date", "id", "created_at", "title", "updated_at")
 
 
-def search(filters: AssessmentFilters, sort: str = "due_date") -> Any:
+def search(filters: AssessmentFilters, sort: str = "due_date", *, within: visibility.Scope) -> Any:
     """A SELECT of (Assessment, subcontractor name, checklist slug, checklist title, version).
 
-    Sorted by ``sort`` (one of ``SORTS``, optionally with a leading ``-``), undated assessments
+    Only assessments ``within`` the reader's sight (``visibility.scope``). Sorted by ``sort``
+    (one of ``SORTS``, optionally with a leading ``-``), undated assessments
     last, ties broken by id so that pages are stable.
     """
     statement = (
@@ -73,6 +73,7 @@ def search(filters: AssessmentFilters, sort: str = "due_date") -> Any:
         .join(Subcontractor, col(Subcontractor.id) == Assessment.subcontractor_id)
         .join(ChecklistVersion, col(ChecklistVersion.id) == Assessment.checklist_version_id)
         .join(Checklist, col(Checklist.id) == ChecklistVersion.checklist_id)
+        .where(within.assessments)
     )
     if filters.state is not None:
         statement = statement.where(col(Assessment.state) == filters.state)
@@ -159,7 +160,11 @@ def open_work(session: Session, user: User, today: date) -> list[WorkItem]:
     rows = session.exec(
         select(Assessment, Subcontractor.name)
         .join(Subcontractor, col(Subcontractor.id) == Assessment.subcontractor_id)
-        .where(Assessment.state != AssessmentState.APPROVED, mine(user.id))
+        .where(
+            Assessment.state != AssessmentState.APPROVED,
+            mine(user.id),
+            visibility.scope(session, user).assessments,
+        )
         .order_by(due.is_(None), due, col(Assessment.id))
         .limit(OPEN_WORK_LIMIT)
     ).all()
@@ -167,7 +172,11 @@ def open_work(session: Session, user: User, today: date) -> list[WorkItem]:
 
 
 def dashboard(session: Session, user: User, today: date, tz: tzinfo | str) -> Dashboard:
-    """The dashboard of ``user`` on ``today`` (a date in ``tz``), in a fixed number of queries."""
+    """The dashboard of ``user`` on ``today`` (a date in ``tz``), in a fixed number of queries.
+
+    Every count and list on it is limited to what ``user`` may see (``visibility.scope``).
+    """
+    within = visibility.scope(session, user)
     work = open_work(session, user, today)
     by_state: dict[str, list[WorkItem]] = {
         state.value: [] for state in AssessmentState if policies.is_open(state)
@@ -176,11 +185,11 @@ def dashboard(session: Session, user: User, today: date, tz: tzinfo | str) -> Da
         by_state[item.assessment.state].append(item)
     return Dashboard(
         open_work=work,
-        ratings=schedule.rating_counts(session),
+        ratings=schedule.rating_counts(session, within),
         schedule=schedule.audit_schedule(
-            session, today, tz=tz, within_days=SCHEDULE_DAYS, limit=SCHEDULE_LIMIT
+            session, today, tz=tz, within_days=SCHEDULE_DAYS, limit=SCHEDULE_LIMIT, within=within
         ),
-        events=events.recent(session, RECENT_EVENTS),
+        events=events.recent(session, RECENT_EVENTS, within.events(AuditEvent.assessment_id)),
         today=today,
         by_state=by_state,
     )

@@ -42,7 +42,7 @@ from .. import policies, urls
 from ..extensions import db
 from ..models import Assessment, id_of
 from ..security import attachment
-from ..services import ServiceError, exports, worklists
+from ..services import ServiceError, exports, visibility, worklists
 from ..services import assessments as svc
 from ..services import checklists as checklist_service
 from ..services import evidence as evidence_svc
@@ -51,7 +51,7 @@ from ..services import users as user_service
 from ..services.subcontractors import register
 from ..services.workspace import workspace
 from ..vocabulary import AssessmentState
-from .helpers import allowed_by, me, paginate, sentence, submit_form
+from .helpers import allowed_by, me, paginate, sentence, sight, submit_form
 
 bp = Blueprint("assessments", __name__)
 
@@ -154,7 +154,7 @@ def list_() -> str:
         q=q or None,
         mine_of=me().id if mine else None,
     )
-    page = paginate(worklists.search(filters))
+    page = paginate(worklists.search(filters, within=sight()))
     return render_template(
         "assessments/list.html", page=page, state=state, mine=mine, q=q, states=AssessmentState
     )
@@ -163,7 +163,7 @@ def list_() -> str:
 def _choices(form: NewAssessmentForm) -> None:
     session = db.session
     form.subcontractor_id.choices = [
-        SelectChoice(row_id, name) for row_id, name in register.choices(session)
+        SelectChoice(row_id, name) for row_id, name in register.choices(session, sight())
     ]
     form.checklist_version_id.choices = [
         SelectChoice(v.id, f"{v.title_en} {v.version} ({v.item_count} items)")
@@ -201,6 +201,10 @@ def new() -> str | Response | tuple[str, int]:
         ),
     )
     if created is not None:
+        if not visibility.sees_assessment(db.session, me(), created):
+            # under assigned visibility a planner who is not one of its people cannot open it
+            flash("Assessment created for the people you assigned to it.", "info")
+            return redirect(url_for("assessments.list_"))
         flash("Assessment created. Answer the first section below.", "info")
         return redirect(url_for("assessments.detail", assessment_id=created.id))
     return render_template("assessments/new.html", form=form), status

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..services import assessments as assessment_service
 from ..services import findings as svc
 from ..vocabulary import FindingStatus, Severity, values
-from .helpers import form_revision, me, paginate, submit_form
+from .helpers import form_revision, me, paginate, sight, submit_form
 
 bp = Blueprint("findings", __name__)
 
@@ -45,7 +45,7 @@ def list_() -> str:
     )
     return render_template(
         "findings/list.html",
-        page=paginate(svc.search(filters)),
+        page=paginate(svc.search(filters, within=sight())),
         severity=severity,
         status=status,
         resolved=show_resolved,
@@ -61,7 +61,7 @@ def for_assessment(assessment_id: int) -> str:
     assessment = assessment_service.get_for(db.session, me(), assessment_id)
     return render_template(
         "findings/list.html",
-        page=paginate(svc.for_assessment_page(assessment_id), per_page=200),
+        page=paginate(svc.for_assessment_page(assessment_id, sight()), per_page=200),
         assessment=assessment,
         severity="",
         status="",

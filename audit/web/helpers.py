@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 
 from ..extensions import db
 from ..models import User
-from ..services import ServiceError, pages
+from ..services import ServiceError, pages, visibility
 from ..services.subcontractors.schedule import today_in
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +28,11 @@ T = TypeVar("T")
 def me() -> User:
     """The signed-in user (the object itself, not Flask-Login's proxy)."""
     return cast(User, current_user._get_current_object())
+
+
+def sight() -> visibility.Scope:
+    """What the signed-in user may see (``KANSA_VISIBILITY``): pass it to every list service."""
+    return visibility.scope(db.session, me())
 
 
 def sentence(text: str | None) -> str:

@@ -25,11 +25,21 @@ from wtforms.validators import Optional
 from .. import policies
 from ..extensions import db
 from ..limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN
-from ..models import Subcontractor
+from ..models import Subcontractor, id_of
 from ..policies import DEFAULT_CADENCE_MONTHS
+from ..services import ServiceError, visibility
 from ..services.subcontractors import chain, register, schedule
 from ..vocabulary import Rating, Tier, values
-from .helpers import allowed_by, form_revision, local_today, me, paginate, submit_form
+from .helpers import (
+    allowed_by,
+    form_revision,
+    local_today,
+    me,
+    paginate,
+    sentence,
+    sight,
+    submit_form,
+)
 
 bp = Blueprint("subcontractors", __name__, url_prefix="/subcontractors")
 
@@ -99,14 +109,15 @@ def list_() -> str:
     tz = _zone()
     today = local_today()
     args = _list_args()
-    page = paginate(schedule.directory_statement(args.filters, today, tz))
+    within = sight()
+    page = paginate(schedule.directory_statement(args.filters, today, tz, within=within))
     return render_template(
         "subcontractors/list.html",
         page=page,
         rows=schedule.rows_from(page.items, today, tz),
         args=args,
         today=today,
-        countries=register.countries(db.session),
+        countries=register.countries(db.session, within),
         tiers=TIER_LABELS,
         ratings=values(Rating),
     )
@@ -144,14 +155,20 @@ def _sparkline(
 @login_required
 def detail(subcontractor_id: int) -> str:
     """A subcontractor's profile, audit cadence, re-entrustment chain and assessments."""
-    subcontractor = register.get(db.session, subcontractor_id)
+    subcontractor = register.get_for(db.session, me(), subcontractor_id)
     tz = _zone()
-    history = schedule.history(db.session, subcontractor_id)
+    within = sight()
+    history = schedule.history(db.session, subcontractor_id, within)
+    granting = policies.may_grant_visibility(me())
     return render_template(
         "subcontractors/detail.html",
         sub=subcontractor,
-        status=schedule.status(db.session, subcontractor, local_today(), tz),
-        chain=chain.chain(db.session, subcontractor_id),
+        status=schedule.status(db.session, subcontractor, local_today(), tz, within=within),
+        chain=chain.chain(db.session, subcontractor_id, within),
+        viewers=visibility.viewers_of(db.session, subcontractor_id) if granting else None,
+        grantable=visibility.grantable(db.session, subcontractor_id) if granting else [],
+        visibility_setting=visibility.setting(db.session),
+        grant_form=GrantForm(),
         history=history,
         sparkline=_sparkline(history),
         tz=tz,
@@ -239,8 +256,13 @@ def _form(subcontractor: Subcontractor | None) -> SubcontractorForm:
     form = SubcontractorForm(data=_initial(subcontractor) if subcontractor else None)
     exclude: set[int] = set()
     if subcontractor is not None and subcontractor.id is not None:
-        exclude = {subcontractor.id} | chain.chain(db.session, subcontractor.id).descendant_ids()
-    choices = register.parent_choices(db.session, exclude)
+        whole = chain.chain(db.session, subcontractor.id, visibility.UNLIMITED)
+        exclude = {subcontractor.id} | whole.descendant_ids()
+    choices = register.parent_choices(db.session, sight(), exclude)
+    parent_id = subcontractor.parent_id if subcontractor is not None else None
+    if parent_id is not None and parent_id not in {row_id for row_id, _ in choices}:
+        # the present parent stays choosable even when it is out of the editor's sight
+        choices.insert(0, (parent_id, "(the present parent, out of your sight)"))
     form.parent_id.choices = [SelectChoice("", "— none: entrusted directly by us —")] + [
         SelectChoice(str(row_id), name) for row_id, name in choices
     ]
@@ -263,6 +285,14 @@ def _save(subcontractor: Subcontractor | None) -> str | Response | tuple[str, in
         form.revision.data = str(subcontractor.revision)
     if saved is not None:
         verb = "added" if subcontractor is None else "saved"
+        if not visibility.sees_subcontractor(db.session, me(), id_of(saved)):
+            # under assigned visibility it is in sight once one of its assessments is yours
+            flash(
+                f"{saved.name} {verb}. It will be in your list once you are assigned one of "
+                "its assessments.",
+                "success",
+            )
+            return redirect(url_for(".list_"))
         flash(f"{saved.name} {verb}.", "success")
         return redirect(url_for(".detail", subcontractor_id=saved.id))
     page = render_template(
@@ -285,4 +315,40 @@ def new() -> str | Response | tuple[str, int]:
 @allowed_by(policies.may_manage_subcontractors)
 def edit(subcontractor_id: int) -> str | Response | tuple[str, int]:
     """Change a subcontractor (auditors and admins)."""
-    return _save(register.get(db.session, subcontractor_id))
+    return _save(register.get_for(db.session, me(), subcontractor_id))
+
+
+# ------------------------------------------------------------------------------ viewer grants
+
+
+class GrantForm(FlaskForm):
+    """Grant a viewer a subcontractor (the user is chosen from ``visibility.grantable``)."""
+
+    user_id = IntegerField("Viewer", validators=[Optional()])
+
+
+@bp.route("/<int:subcontractor_id>/viewers", methods=["POST"])
+@allowed_by(policies.may_grant_visibility)
+def grant(subcontractor_id: int) -> Response:
+    """Let a viewer read this subcontractor and its chain below it (admins)."""
+    form = GrantForm()
+    try:
+        made = visibility.grant(db.session, me(), subcontractor_id, form.user_id.data)
+        db.session.commit()
+        flash(f"Viewer {made.user_id} may now read this subcontractor and its chain.", "success")
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise
+        db.session.rollback()
+        flash(sentence(exc.message), "error")
+    return redirect(url_for(".detail", subcontractor_id=subcontractor_id))
+
+
+@bp.route("/<int:subcontractor_id>/viewers/<int:user_id>/revoke", methods=["POST"])
+@allowed_by(policies.may_grant_visibility)
+def revoke(subcontractor_id: int, user_id: int) -> Response:
+    """Take a viewer's grant on this subcontractor back (admins)."""
+    visibility.revoke(db.session, me(), subcontractor_id, user_id)
+    db.session.commit()
+    flash("The viewer's grant was revoked.", "success")
+    return redirect(url_for(".detail", subcontractor_id=subcontractor_id))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ...limits import CHAIN_DEPTH_MAX
 from ...models import Subcontractor, table_of
+from ..visibility import Scope
 
 
 @dataclass(eq=False)
@@ -70,8 +71,12 @@ def _walk(name: str, start: sa.ColumnElement[bool], *, upward: bool) -> sa.CTE:
     )
 
 
-def chain(session: Session, subcontractor_id: int) -> Chain:
-    """Ancestors and descendants through two recursive queries, whatever the depth."""
+def chain(session: Session, subcontractor_id: int, within: Scope) -> Chain:
+    """Ancestors and descendants through two recursive queries, whatever the depth.
+
+    Only parties ``within`` the reader's sight are shown (a party out of sight is left out with
+    the tree below it); ``visibility.UNLIMITED`` gives the whole chain, for checks.
+    """
     table = table_of(Subcontractor).c
     parent_of_root = sa.select(table.parent_id).where(table.id == subcontractor_id)
     up = _walk("up", table.id == parent_of_root.scalar_subquery(), upward=True)
@@ -82,6 +87,17 @@ def chain(session: Session, subcontractor_id: int) -> Chain:
     rows = session.execute(
         sa.select(down.c.id, down.c.parent_id, down.c.name, down.c.tier).order_by(down.c.name)
     ).all()
+    if not within.everything:
+        wanted = {row[0] for row in rows} | {row[0] for row in ancestors_rows}
+        seen_ids = set(
+            session.exec(
+                select(Subcontractor.id).where(
+                    col(Subcontractor.id).in_(wanted), within.subcontractors
+                )
+            ).all()
+        )
+        rows = [row for row in rows if row[0] in seen_ids]
+        ancestors_rows = [row for row in ancestors_rows if row[0] in seen_ids]
     # a loop (impossible through the service, guarded anyway) could bring the root back: skip it
     nodes = {
         row_id: ChainNode(row_id, name, tier)

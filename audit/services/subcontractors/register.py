@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from ... import policies
 from ...limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN, LEGAL_NAME_MAX
-from ...models import Assessment, Subcontractor, User
+from ...models import Assessment, Subcontractor, User, id_of
 from ...vocabulary import Tier
-from .. import Forbidden, NotFound, Problems, events, revisions
+from .. import Forbidden, NotFound, Problems, events, revisions, visibility
 from .chain import ancestor_ids
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -34,7 +34,9 @@ FIELDS = (
 )
 
 
-def _clean(session: Session, data: dict[str, Any], current: Subcontractor | None) -> dict:
+def _clean(
+    session: Session, actor: User, data: dict[str, Any], current: Subcontractor | None
+) -> dict:
     """The record as it would be saved; refuses (422, or 409 for a taken name) every problem."""
     problems = Problems()
     for name in sorted(set(data) - set(FIELDS)):
@@ -83,7 +85,10 @@ def _clean(session: Session, data: dict[str, Any], current: Subcontractor | None
     parent_id = merged.get("parent_id")
     if parent_id is not None:
         parent = session.get(Subcontractor, parent_id)
-        if parent is None:
+        unchanged = current is not None and current.parent_id == parent_id
+        if parent is None or not (
+            unchanged or visibility.sees_subcontractor(session, actor, id_of(parent))
+        ):  # a new parent out of the actor's sight is as unknown as one that does not exist
             problems.add("parent_id", f"no subcontractor {parent_id}")
         elif current is not None and current.id in ancestor_ids(session, parent) | {parent.id}:
             problems.add("parent_id", "that parent would make the chain a loop")
@@ -107,7 +112,7 @@ def _require_manager(actor: User) -> None:
 def create(session: Session, actor: User, data: dict[str, Any]) -> Subcontractor:
     """Record a subcontractor after validating every field."""
     _require_manager(actor)
-    clean = _clean(session, data, None)
+    clean = _clean(session, actor, data, None)
     subcontractor = Subcontractor(**clean)
     session.add(subcontractor)
     session.flush()
@@ -136,7 +141,7 @@ def update(
     """
     _require_manager(actor)
     before = _public(subcontractor)
-    clean = _clean(session, data, subcontractor)
+    clean = _clean(session, actor, data, subcontractor)
     revisions.bump(session, subcontractor, expected_revision, f"subcontractor {subcontractor.id}")
     for key, value in clean.items():
         setattr(subcontractor, key, value)
@@ -214,6 +219,13 @@ def get(session: Session, subcontractor_id: int) -> Subcontractor:
     return found
 
 
+def get_for(session: Session, actor: User, subcontractor_id: int) -> Subcontractor:
+    """The subcontractor, if ``actor`` may see it; ``NotFound`` (404) otherwise, as if none."""
+    found = get(session, subcontractor_id)
+    visibility.require_subcontractor(session, actor, subcontractor_id)
+    return found
+
+
 def parse_categories(text: str) -> list[str]:
     """Data categories typed as comma- or newline-separated text, blanks and repeats dropped."""
     seen: dict[str, None] = {}
@@ -223,9 +235,15 @@ def parse_categories(text: str) -> list[str]:
     return list(seen)
 
 
-def parent_choices(session: Session, exclude: set[int] | None = None) -> list[tuple[int, str]]:
-    """(id, name) of every subcontractor that may be chosen as a parent, by name."""
-    rows = session.exec(select(Subcontractor.id, Subcontractor.name).order_by(Subcontractor.name))
+def parent_choices(
+    session: Session, within: visibility.Scope, exclude: set[int] | None = None
+) -> list[tuple[int, str]]:
+    """(id, name) of every subcontractor in sight that may be chosen as a parent, by name."""
+    rows = session.exec(
+        select(Subcontractor.id, Subcontractor.name)
+        .where(within.subcontractors)
+        .order_by(Subcontractor.name)
+    )
     return [
         (row_id, name)
         for row_id, name in rows
@@ -233,13 +251,18 @@ def parent_choices(session: Session, exclude: set[int] | None = None) -> list[tu
     ]
 
 
-def countries(session: Session) -> list[str]:
-    """Country codes in use, for the list filter."""
+def countries(session: Session, within: visibility.Scope) -> list[str]:
+    """Country codes in use by the subcontractors in sight, for the list filter."""
     return list(
-        session.exec(select(Subcontractor.country).distinct().order_by(Subcontractor.country))
+        session.exec(
+            select(Subcontractor.country)
+            .where(within.subcontractors)
+            .distinct()
+            .order_by(Subcontractor.country)
+        )
     )
 
 
-def choices(session: Session) -> list[tuple[int, str]]:
-    """(id, name) of every subcontractor, by name: the choices of a form."""
-    return parent_choices(session)
+def choices(session: Session, within: visibility.Scope) -> list[tuple[int, str]]:
+    """(id, name) of every subcontractor in sight, by name: the choices of a form."""
+    return parent_choices(session, within)

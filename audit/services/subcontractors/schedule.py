@@ -33,6 +33,7 @@ from ...models import (
 from ...policies import DEFAULT_CADENCE_MONTHS
 from ...vocabulary import AssessmentState, Rating
 from ..pages import last_change, text_in
+from ..visibility import Scope
 
 # ------------------------------------------------------------------------------ audit cadence
 
@@ -103,8 +104,12 @@ def _midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _latest_approved() -> Any:
-    """Subquery: each subcontractor's latest approved assessment (one row each, by window)."""
+def _latest_approved(within: Scope) -> Any:
+    """Subquery: each subcontractor's latest approved assessment (one row each, by window).
+
+    Only assessments ``within`` the reader's sight count: a rating is never shown from an
+    assessment the reader may not see.
+    """
     approved_at = col(Assessment.approved_at)
     ranked = (
         sa.select(
@@ -119,7 +124,11 @@ def _latest_approved() -> Any:
             )
             .label("recency"),
         )
-        .where(col(Assessment.state) == AssessmentState.APPROVED, approved_at.is_not(None))
+        .where(
+            col(Assessment.state) == AssessmentState.APPROVED,
+            approved_at.is_not(None),
+            within.assessments,
+        )
         .subquery("ranked_approvals")
     )
     return (
@@ -186,16 +195,29 @@ def directory_statement(
     today: date,
     tz: tzinfo | str,
     *,
+    within: Scope,
     due_before: date | None = None,
     sort: str = "name",
 ) -> Any:
     """One SELECT of (Subcontractor, parent name, last approval time, rating, score).
 
+    Only subcontractors ``within`` the reader's sight, rated by the assessments within it.
     Sorted by ``sort`` (one of ``SORTS``, optionally with a leading ``-``), then by id.
     ``due_before`` keeps only subcontractors whose next audit date is before that day.
     """
+    return _listing(filters, today, tz, within, due_before, sort).where(within.subcontractors)
+
+
+def _listing(
+    filters: DirectoryFilters,
+    today: date,
+    tz: tzinfo | str,
+    within: Scope,
+    due_before: date | None = None,
+    sort: str = "name",
+) -> Any:
     tz = zone(tz)
-    latest = _latest_approved()
+    latest = _latest_approved(within)
     parent = aliased(Subcontractor)
     key = sort.lstrip("-")
     column = last_change(Subcontractor) if key == "updated_at" else col(getattr(Subcontractor, key))
@@ -275,6 +297,7 @@ def audit_schedule(
     tz: tzinfo | str,
     within_days: int = 30,
     limit: int | None = None,
+    within: Scope,
 ) -> list[ScheduleRow]:
     """Subcontractors overdue or due within ``within_days``: overdue first, then by due date.
 
@@ -283,7 +306,11 @@ def audit_schedule(
     """
     tz = zone(tz)
     statement = directory_statement(
-        DirectoryFilters(), today, tz, due_before=today + timedelta(days=within_days + 1)
+        DirectoryFilters(),
+        today,
+        tz,
+        within=within,
+        due_before=today + timedelta(days=within_days + 1),
     )
     rows = rows_from(session.exec(statement).all(), today, tz)
     rows.sort(key=lambda r: (not r.overdue, r.next_due, r.subcontractor.name))
@@ -291,20 +318,26 @@ def audit_schedule(
 
 
 def status(
-    session: Session, subcontractor: Subcontractor, today: date, tz: tzinfo | str
+    session: Session,
+    subcontractor: Subcontractor,
+    today: date,
+    tz: tzinfo | str,
+    *,
+    within: Scope,
 ) -> ScheduleRow:
-    """One subcontractor's audit status (latest approval, rating, next audit), in one query."""
+    """One subcontractor's audit status (latest approval, rating, next audit), in one query.
+
+    The caller has checked the subcontractor itself; ``within`` limits the approvals it counts.
+    """
     row = session.exec(
-        directory_statement(DirectoryFilters(), today, tz).where(
-            Subcontractor.id == subcontractor.id
-        )
+        _listing(DirectoryFilters(), today, tz, within).where(Subcontractor.id == subcontractor.id)
     ).one()
     return rows_from([row], today, tz)[0]
 
 
-def rating_counts(session: Session) -> dict[str, int]:
-    """How many subcontractors hold each rating, by their latest approved assessment."""
-    latest = _latest_approved()
+def rating_counts(session: Session, within: Scope) -> dict[str, int]:
+    """How many subcontractors hold each rating, by their latest approved assessment in sight."""
+    latest = _latest_approved(within)
     rows = session.execute(
         sa.select(latest.c.rating, sa.func.count()).group_by(latest.c.rating)
     ).all()
@@ -336,13 +369,13 @@ class HistoryRow:
         return (self.assessment.score_snapshot or {}).get("score")
 
 
-def history(session: Session, subcontractor_id: int) -> list[HistoryRow]:
-    """Every assessment of the subcontractor, newest first, in one query."""
+def history(session: Session, subcontractor_id: int, within: Scope) -> list[HistoryRow]:
+    """Every assessment of the subcontractor ``within`` sight, newest first, in one query."""
     rows = session.exec(
         select(Assessment, Checklist.slug, ChecklistVersion.title_en, ChecklistVersion.version)
         .join(ChecklistVersion, col(ChecklistVersion.id) == Assessment.checklist_version_id)
         .join(Checklist, col(Checklist.id) == ChecklistVersion.checklist_id)
-        .where(Assessment.subcontractor_id == subcontractor_id)
+        .where(Assessment.subcontractor_id == subcontractor_id, within.assessments)
         .order_by(
             sa.func.coalesce(col(Assessment.approved_at), col(Assessment.created_at)).desc(),
             col(Assessment.id).desc(),
