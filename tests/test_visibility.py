@@ -283,13 +283,18 @@ def test_writes_to_what_is_out_of_sight_answer_404(app, world, api):
     app.config["VISIBILITY"] = "assigned"
     auditor2 = api("auditor2")
     a1 = world.assessments["a1"]
-    # auditor2 audits a2 of Alpha, not a1
+    # auditor2 audits a2 of Alpha, not a1; an If-Match naming no revision is 412 for what is in
+    # sight, so a 404 here says the row was looked up through the reader's sight first
     response = auditor2.patch(f"/api/v1/assessments/{a1}", json={"title": "x"}, etag='"x"')
     error_of(response, 404)
-    response = auditor2.patch(f"/api/v1/findings/{world.finding_a1}", json={"owner": "x"})
+    response = auditor2.patch(
+        f"/api/v1/findings/{world.finding_a1}", json={"owner": "x"}, etag='"x"'
+    )
     error_of(response, 404)
     auditor = api("auditor")
-    response = auditor.patch(f"/api/v1/subcontractors/{world.subs['bravo']}", json={"notes": "x"})
+    response = auditor.patch(
+        f"/api/v1/subcontractors/{world.subs['bravo']}", json={"notes": "x"}, etag='"x"'
+    )
     error_of(response, 404)
 
 
@@ -314,7 +319,9 @@ def test_planning_needs_the_subcontractor_in_sight(app, world, api):
     assert made.status_code == 201, made.get_json()
     # a new parent out of sight is as unknown as a missing one
     moved = auditor.patch(
-        f"/api/v1/subcontractors/{world.subs['alpha']}", json={"parent_id": world.subs["bravo"]}
+        f"/api/v1/subcontractors/{world.subs['alpha']}",
+        json={"parent_id": world.subs["bravo"]},
+        etag="*",
     )
     assert "parent_id" in error_of(moved, 422)["errors"]
     app.config["VISIBILITY"] = "organisation"
