@@ -243,10 +243,10 @@ def test_a_rebinding_name_cannot_move_the_request(session, people, listeners, mo
     answers.append("127.0.0.1")
     run_once(session)
     [delivery] = rows(session)
+    assert private.accepted == 0
     assert delivery.state == "delivered", delivery.last_error
     [got] = good.received
     assert got["headers"]["Host"] == f"rebind.test:{good.port}"
-    assert private.accepted == 0
 
 
 def test_redirects_are_not_followed(session, people, listeners):
