@@ -23,7 +23,16 @@ from audit import config as settings_module
 from audit.models import AuditEvent, Webhook, WebhookDelivery, utcnow
 from audit.services import Conflict, ServiceError, outbound, webhooks
 from tests import factories
-from tests.webhook_listeners import Answering, Counting, Silent, Timeline, Trickle, closed_port
+from tests.webhook_listeners import (
+    Answering,
+    Counting,
+    Silent,
+    Timeline,
+    Tls,
+    Trickle,
+    certificate_authority,
+    closed_port,
+)
 
 SECRET = "a-shared-secret-of-32-characters"
 EVENT = "assessment.submitted"
@@ -247,6 +256,40 @@ def test_a_rebinding_name_cannot_move_the_request(session, people, listeners, mo
     assert delivery.state == "delivered", delivery.last_error
     [got] = good.received
     assert got["headers"]["Host"] == f"rebind.test:{good.port}"
+
+
+def test_https_goes_to_the_checked_address_with_the_name_for_sni_and_certificate(
+    session, people, listeners, monkeypatch, tmp_path
+):
+    """TLS to a pinned address: SNI and the certificate check use the URL's name, so a
+    certificate for the name verifies, and the same receiver reached by its address does not."""
+    pytest.importorskip("cryptography")
+    ca, cert, key = certificate_authority(tmp_path, "rebind.test")
+    receiver = listeners(Tls(cert, key))
+    monkeypatch.setenv("SSL_CERT_FILE", ca)  # trust the test CA (read by each new context)
+    real = socket.getaddrinfo
+
+    def resolving(host, port, *args, **kwargs):
+        if host == "rebind.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)
+    by_name = register(session, people, f"https://rebind.test:{receiver.port}/hook")
+    queue(session)
+    run_once(session)
+    [delivery] = rows(session, by_name)
+    assert delivery.state == "delivered", delivery.last_error
+    assert receiver.server_names == ["rebind.test"]
+    assert receiver.received[0]["headers"]["Host"] == f"rebind.test:{receiver.port}"
+
+    webhooks.delete(session, people.admin, by_name.id, None)
+    by_address = register(session, people, f"https://127.0.0.1:{receiver.port}/hook")
+    queue(session)
+    run_once(session)
+    [delivery] = rows(session, by_address)
+    assert delivery.state == "pending" and "TLS failed" in delivery.last_error
+    assert "certificate" in delivery.last_error.lower() and len(receiver.received) == 1
 
 
 def test_redirects_are_not_followed(session, people, listeners):

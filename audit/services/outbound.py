@@ -16,7 +16,8 @@ port on ``127.0.0.1`` or any internal host (server-side request forgery). So:
   the connection — DNS rebinding — cannot move the request), while the ``Host`` header, TLS
   SNI and certificate check still use the name;
 * redirects are never followed (a 3xx is a failed attempt), every request has a connect
-  timeout, a read timeout and a total deadline after which the socket is shut.
+  timeout, a read timeout and a total deadline after which the socket is shut (the name's
+  resolution counts toward the deadline but, being the system resolver's, is not cut short).
 
 No Flask here: the caller hands over the settings (``AddressPolicy``, ``Timeouts``).
 """
