@@ -236,8 +236,6 @@ class Outcome:
     ok: bool
     status: int | None
     error: str | None
-    #: True when the request was refused before any connection was made
-    refused: bool = False
 
 
 @dataclass
@@ -299,7 +297,7 @@ def post(
     try:
         target = target_of(url)
     except ValueError as exc:
-        return Outcome(False, None, f"refused, nothing was sent: {exc}", refused=True)
+        return Outcome(False, None, f"refused, nothing was sent: {exc}")
     try:
         address = literal(target.host)
         addresses = [address] if address is not None else resolve(target.host, target.port)
@@ -307,7 +305,7 @@ def post(
         return Outcome(False, None, f"not sent: {exc}")
     reason = check(target, addresses, policy)
     if reason is not None:
-        return Outcome(False, None, f"refused, nothing was sent: {reason}", refused=True)
+        return Outcome(False, None, f"refused, nothing was sent: {reason}")
     failures: list[str] = []
     for address in addresses:
         remaining = timeouts.deadline - (time.monotonic() - started)

@@ -58,9 +58,7 @@ from ..models import User, Webhook, WebhookDelivery, id_of, rows_affected, table
 from ..vocabulary import DeliveryState, WebhookEvent, values
 from . import Conflict, Forbidden, NotFound, Problems, StaleRevision
 from . import events as audit_events
-from .outbound import AddressPolicy, Outcome, Timeouts, check_url, post, target_of
-
-__all__ = ["Outcome", "Settings"]
+from .outbound import AddressPolicy, Timeouts, check_url, post, target_of
 
 log = logging.getLogger(__name__)
 
