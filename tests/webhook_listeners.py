@@ -102,23 +102,36 @@ class _Listener:
 
 
 class Silent(_Listener):
-    """Accepts, reads, never answers; records ``<name> let go <n>`` when the client closes."""
+    """Accepts, reads, never answers; records ``<name> let go <n>`` when the client closes.
+
+    The read blocks (no polling), so the client's close is seen as soon as it arrives: before
+    the client, which records its outcome in the database first, can open the next connection.
+    """
 
     def __init__(self, timeline: Timeline | None = None, name: str = "silent") -> None:
+        self._conns: list[socket.socket] = []
         super().__init__(name, timeline, "127.0.0.1", 0)
 
     def serve(self, conn: socket.socket, number: int) -> None:
-        conn.settimeout(0.05)
-        while not self._stop.is_set():
+        self._conns.append(conn)
+        while True:
             try:
                 data = conn.recv(65536)
-            except TimeoutError:
-                continue
             except OSError:
-                break
-            if not data:
-                self.timeline.add(f"{self.name} let go {number}")
                 return
+            if not data:
+                if not self._stop.is_set():
+                    self.timeline.add(f"{self.name} let go {number}")
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        super().close()
 
 
 class Trickle(_Listener):

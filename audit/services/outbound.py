@@ -354,6 +354,8 @@ def _post_to(
             response = conn.getresponse()
             status = response.status
             location = response.getheader("Location")
+            if watchdog.fired:  # the answer was cut off at the deadline, though it parsed
+                return Outcome(False, None, _late(timeouts))
         except TimeoutError:
             if watchdog.fired:
                 return Outcome(False, None, _late(timeouts))
