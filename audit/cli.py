@@ -276,10 +276,11 @@ def webhooks_worker(once: bool, batch: int, poll: float, max_seconds: float | No
     from .services import webhooks
 
     name = webhooks.worker_name()
+    settings = webhooks.Settings.from_config(current_app.config)
     started = time.monotonic()
     sent = 0
     while True:
-        count = webhooks.run_once(db.session, name, batch)
+        count = webhooks.run_once(db.session, name, batch, settings)
         sent += count
         if once:
             break

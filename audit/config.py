@@ -7,7 +7,9 @@ the application at start-up with a message saying how to set it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,50 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= WEBHOOK_SECONDS_MAX:
+        raise ConfigError(f"{name} must be above 0 and at most {WEBHOOK_SECONDS_MAX} seconds")
+    return value
+
+
+#: the longest any webhook timeout or deadline may be set to (seconds)
+WEBHOOK_SECONDS_MAX = 300.0
+
+
+def parse_networks(value: str | Iterable[str] | None, name: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (``10.0.0.0/8, 127.0.0.1, fd00::/8``) as normalised strings.
+
+    A bare address is a network of one. Host bits set (``10.0.0.5/8``) are refused, since the
+    writer meant either the address or the network, and guessing wrongly opens or closes too much.
+    """
+    if value is None:
+        return ()
+    entries = value.split(",") if isinstance(value, str) else list(value)
+    networks: list[str] = []
+    wrong: list[str] = []
+    for entry in entries:
+        text = str(entry).strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=True)))
+        except ValueError as exc:
+            wrong.append(f"{text!r} ({exc})")
+    if wrong:
+        raise ConfigError(
+            f"{name} must list networks in CIDR form separated by commas, e.g. "
+            f"'10.20.0.0/16,127.0.0.1/32'; these are not: {', '.join(wrong)}"
+        )
+    return tuple(networks)
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -98,6 +144,19 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "IDEMPOTENCY_HOURS": _int(env, "KANSA_IDEMPOTENCY_HOURS", 24),
         # who reads what: "organisation" (everyone everything) or "assigned" (see VISIBILITY)
         "VISIBILITY": (env.get("KANSA_VISIBILITY") or Visibility.ORGANISATION).strip().lower(),
+        # webhooks: the internal networks receivers may be on (none: public addresses only);
+        # plain http is accepted only in development or to an address in these networks
+        "WEBHOOK_ALLOW_PRIVATE": parse_networks(
+            env.get("KANSA_WEBHOOK_ALLOW_PRIVATE"), "KANSA_WEBHOOK_ALLOW_PRIVATE"
+        ),
+        "WEBHOOK_CONNECT_TIMEOUT": _seconds(env, "KANSA_WEBHOOK_CONNECT_TIMEOUT", 5.0),
+        "WEBHOOK_READ_TIMEOUT": _seconds(env, "KANSA_WEBHOOK_READ_TIMEOUT", 10.0),
+        "WEBHOOK_DEADLINE": _seconds(env, "KANSA_WEBHOOK_DEADLINE", 15.0),
+        # threads per worker process, and requests in flight to one receiver (host:port) at once
+        "WEBHOOK_THREADS": _int(env, "KANSA_WEBHOOK_THREADS", 8),
+        "WEBHOOK_PER_DESTINATION": _int(env, "KANSA_WEBHOOK_PER_DESTINATION", 2),
+        # after a secret is rotated, deliveries are signed with the old one too for this long
+        "WEBHOOK_SECRET_GRACE_HOURS": _int(env, "KANSA_WEBHOOK_SECRET_GRACE_HOURS", 24),
     }
 
 
@@ -171,6 +230,19 @@ def check(config: dict[str, Any], debug: bool) -> None:
             + " (organisation: everyone reads everything; assigned: people read what they are"
             " assigned or granted)"
         )
+    parse_networks(config.get("WEBHOOK_ALLOW_PRIVATE"), "KANSA_WEBHOOK_ALLOW_PRIVATE")
+    for key in ("WEBHOOK_CONNECT_TIMEOUT", "WEBHOOK_READ_TIMEOUT", "WEBHOOK_DEADLINE"):
+        seconds = config.get(key, 1.0)
+        if not isinstance(seconds, int | float) or not 0 < seconds <= WEBHOOK_SECONDS_MAX:
+            raise ConfigError(
+                f"KANSA_{key} is {seconds!r}: it must be above 0 and at most "
+                f"{WEBHOOK_SECONDS_MAX} seconds"
+            )
+    for key in ("WEBHOOK_THREADS", "WEBHOOK_PER_DESTINATION"):
+        if not 1 <= int(config.get(key, 1)) <= 256:
+            raise ConfigError(f"KANSA_{key} is {config.get(key)!r}: it must be 1 to 256")
+    if int(config.get("WEBHOOK_SECRET_GRACE_HOURS", 0)) < 0:
+        raise ConfigError("KANSA_WEBHOOK_SECRET_GRACE_HOURS must be 0 or more hours")
     url = str(config.get("DATABASE_URL", ""))
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         raise ConfigError(

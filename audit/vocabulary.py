@@ -150,9 +150,10 @@ class WebhookEvent(StrEnum):
 class DeliveryState(StrEnum):
     """What became of one webhook delivery."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # to be sent; "held" while its webhook is paused
     DELIVERED = "delivered"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its webhook was deleted before it could be delivered
 
 
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:

@@ -94,6 +94,8 @@ def app_config(database_url: str) -> dict[str, Any]:
         # (tests/api/test_rate_limits.py), and every test starts with no request counted
         "RATELIMIT_API": "100000 per minute",
         "RATELIMIT_API_ANONYMOUS": "100000 per minute",
+        # the webhook tests' receivers listen on 127.0.0.1 (only there: 127.0.0.2 stays refused)
+        "WEBHOOK_ALLOW_PRIVATE": ("127.0.0.1/32",),
     }
 
 

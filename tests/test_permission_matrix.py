@@ -82,6 +82,9 @@ WEB_RULES: dict[str, dict[str, frozenset[str]]] = {
     "admin.change": {"POST": ADMINS},
     "webhooks.index": {"GET": ADMINS, "POST": ADMINS},
     "webhooks.toggle": {"POST": ADMINS},
+    "webhooks.edit": {"GET": ADMINS, "POST": ADMINS},
+    "webhooks.rotate": {"POST": ADMINS},
+    "webhooks.delete": {"GET": ADMINS, "POST": ADMINS},
     "webhooks.retry": {"POST": ADMINS},
     "tokens.list_": {"GET": ALL},
     "tokens.create": {"POST": ALL},
@@ -135,7 +138,10 @@ API_RULES: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {
     ("api_exports.OpenPoam", "GET"): (READ, ALL),
     ("api_webhooks.Webhooks", "GET"): (ADMIN, ADMINS),
     ("api_webhooks.Webhooks", "POST"): (ADMIN, ADMINS),
+    ("api_webhooks.WebhookOne", "GET"): (ADMIN, ADMINS),
     ("api_webhooks.WebhookOne", "PATCH"): (ADMIN, ADMINS),
+    ("api_webhooks.WebhookOne", "DELETE"): (ADMIN, ADMINS),
+    ("api_webhooks.rotate_secret", "POST"): (ADMIN, ADMINS),
     ("api_webhooks.Deliveries", "GET"): (ADMIN, ADMINS),
     ("api_webhooks.Retry", "POST"): (ADMIN, ADMINS),
 }
@@ -200,6 +206,7 @@ def world(app, loaded_checklists) -> World:
             url="http://127.0.0.1:9/hook",
             secret="s" * 20,
             events=["assessment.submitted"],
+            settings=webhooks.Settings.from_config(app.config),
         )
         opened = factories.assessment(session, people, company=company)
         svc.save_answers(

@@ -6,6 +6,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from flask import current_app
 from sqlmodel import select
 
 from audit.extensions import db
@@ -82,10 +83,22 @@ def ready_assessment(session, people):
     return assessment
 
 
+def settings() -> webhooks.Settings:
+    """The webhook settings of the app in context (tests/conftest.py allows 127.0.0.1)."""
+    return webhooks.Settings.from_config(current_app.config)
+
+
 def register(session, people, url, events=("assessment.submitted", "assessment.approved")):
-    hook = webhooks.register(session, people.admin, url=url, secret=SECRET, events=events)
+    hook = webhooks.register(
+        session, people.admin, url=url, secret=SECRET, events=events, settings=settings()
+    )
     session.commit()
     return hook
+
+
+def run_once(session, worker="w1", batch=10):
+    """One worker pass with the app's webhook settings."""
+    return webhooks.run_once(session, worker, batch, settings())
 
 
 def deliveries(session):
@@ -111,7 +124,7 @@ def test_delivery_is_signed_and_received(session, people, receiver):
     assessment = ready_assessment(session, people)
     svc.submit(session, people.auditor, assessment, None)
     session.commit()
-    assert webhooks.run_once(session, "w1") == 1
+    assert run_once(session, "w1") == 1
     [got] = receiver.received
     headers = {k.lower(): v for k, v in got["headers"].items()}
     assert webhooks.verify_signature(SECRET, got["body"], headers["x-kansa-signature"])
@@ -125,7 +138,7 @@ def test_delivery_is_signed_and_received(session, people, receiver):
     assert headers["x-kansa-event"] == "assessment.submitted" == body["event"]
     assert body["data"]["assessment"]["id"] == assessment.id
     assert delivery.state == "delivered" and delivery.attempts == 1
-    assert webhooks.run_once(session, "w1") == 0  # nothing is sent twice
+    assert run_once(session, "w1") == 0  # nothing is sent twice
 
 
 def test_only_subscribed_events_and_active_hooks_get_deliveries(session, people, receiver):
@@ -158,7 +171,7 @@ def test_finding_update_is_delivered(session, people, receiver):
         status="in_remediation",
     )
     session.commit()
-    webhooks.run_once(session, "w1")
+    run_once(session, "w1")
     body = json.loads(receiver.received[0]["body"])
     assert body["event"] == "finding.updated"
     assert body["data"]["finding"]["changed"]["status"] == "in_remediation"
@@ -171,17 +184,17 @@ def test_failures_are_retried_with_backoff_then_marked_failed(session, people):
         assessment = ready_assessment(session, people)
         svc.submit(session, people.auditor, assessment, None)
         session.commit()
-        webhooks.run_once(session, "w1")
+        run_once(session, "w1")
         [delivery] = deliveries(session)
         assert (delivery.state, delivery.attempts, delivery.last_status) == ("pending", 1, 500)
         assert delivery.next_attempt_at > utcnow() + timedelta(seconds=20)
-        assert webhooks.run_once(session, "w1") == 0  # not due yet
+        assert run_once(session, "w1") == 0  # not due yet
         for _ in range(webhooks.MAX_ATTEMPTS - 1):
             delivery = deliveries(session)[0]
             delivery.next_attempt_at = utcnow() - timedelta(seconds=1)
             session.add(delivery)
             session.commit()
-            webhooks.run_once(session, "w1")
+            run_once(session, "w1")
         [delivery] = deliveries(session)
         assert delivery.state == "failed" and delivery.attempts == webhooks.MAX_ATTEMPTS
         assert len(failing.received) == webhooks.MAX_ATTEMPTS
@@ -191,7 +204,7 @@ def test_failures_are_retried_with_backoff_then_marked_failed(session, people):
         webhooks.retry(session, people.admin, delivery.id)
         session.commit()
         failing.status = 200
-        webhooks.run_once(session, "w1")
+        run_once(session, "w1")
         assert deliveries(session)[0].state == "delivered"
     finally:
         failing.close()
@@ -202,7 +215,7 @@ def test_unreachable_receiver_is_recorded(session, people):
     assessment = ready_assessment(session, people)
     svc.submit(session, people.auditor, assessment, None)
     session.commit()
-    webhooks.run_once(session, "w1")
+    run_once(session, "w1")
     [delivery] = deliveries(session)
     assert delivery.state == "pending" and delivery.last_status is None
     assert delivery.last_error
@@ -251,7 +264,7 @@ def test_concurrent_workers_never_send_a_delivery_twice(app, session, people, re
 
     def work(name):
         with app.app_context(), Session(db.engine_for(app)) as mine:
-            while webhooks.run_once(mine, name, batch=2) > 0:
+            while run_once(mine, name, batch=2) > 0:
                 continue
 
     threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(3)]
@@ -334,7 +347,7 @@ def test_admin_page_registers_and_shows_outcomes(client, app, world, receiver): 
         )
         svc.submit(session, auditor, assessment, None)
         session.commit()
-        webhooks.run_once(session, "w1")
+        run_once(session, "w1")
     page = client.get("/admin/webhooks/").get_data(as_text=True)
     assert "delivered" in page and "assessment.submitted" in page
     sign_in(client, "auditor")

@@ -14,12 +14,21 @@ from .base import created_column, json_column, one_of, timestamp, utcnow
 
 
 class Webhook(SQLModel, table=True):
+    """A receiver; deleting one keeps its row (``deleted_at``) so its deliveries stay readable."""
+
     __tablename__ = "webhook"
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(max_length=WEBHOOK_URL_MAX)
     # the shared secret that signs deliveries (HMAC-SHA256); the receiver holds the same value
     secret: str = Field(max_length=WEBHOOK_SECRET_MAX)
+    # after a rotation the old secret also signs, until it expires, so receivers can switch
+    previous_secret: str | None = Field(default=None, max_length=WEBHOOK_SECRET_MAX)
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_column=timestamp(nullable=True)
+    )
+    # moved on by every change: the ETag ("w<id>-r<revision>") that If-Match must name
+    revision: int = Field(default=1)
     events: list[str] = Field(sa_column=json_column(nullable=False))
     active: bool = Field(default=True)
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
@@ -27,6 +36,8 @@ class Webhook(SQLModel, table=True):
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -26,7 +26,8 @@ from . import StaleRevision
 NO_REVISION = 0
 
 
-def _yours(expected: int | None) -> str:
+def describe_copy(expected: int | None) -> str:
+    """How a refusal names the copy a client sent: its revision, or that it names none."""
     if expected is not None and expected < 1:
         return "your copy names no revision of it"
     return f"yours is revision {expected}"
@@ -57,7 +58,7 @@ def bump(session: Session, row: SQLModel, expected: int | None, what: str) -> No
         saved = getattr(current, "revision", None) if current is not None else "deleted"
         raise StaleRevision(
             f"{what} was changed by someone else, so your copy is out of date "
-            f"({_yours(expected)}, the saved one is {saved}); nothing was saved",
+            f"({describe_copy(expected)}, the saved one is {saved}); nothing was saved",
             "revision",
         )
     row.revision = found[0]
@@ -74,7 +75,7 @@ def delete(session: Session, row: SQLModel, expected: int | None, what: str) -> 
     if rows_affected(session.execute(sa.delete(table).where(condition))) != 1:
         session.rollback()
         raise StaleRevision(
-            f"{what} was changed by someone else ({_yours(expected)}); nothing was deleted",
+            f"{what} was changed by someone else ({describe_copy(expected)}); nothing was deleted",
             "revision",
         )
     session.expunge(row)

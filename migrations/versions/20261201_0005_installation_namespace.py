@@ -1,7 +1,7 @@
 """installation: the random namespace of this installation's OSCAL identifiers
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 15:50:00
 
 OSCAL UUIDs were a fixed namespace plus local row ids, so "assessment 2" had the same UUID on
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

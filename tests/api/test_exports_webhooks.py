@@ -9,12 +9,11 @@ from sqlmodel import select
 from audit.extensions import db
 from audit.models import Finding
 from audit.services import findings as finding_svc
-from audit.services import webhooks
 from audit.vocabulary import FindingStatus
 from tests.api.conftest import error_of, pagination
 from tests.api.test_evidence_findings_reports import send_file
 from tests.oscal import valid_assessment_results, valid_poam
-from tests.test_webhooks import SECRET, Receiver
+from tests.test_webhooks import SECRET, Receiver, run_once
 
 
 def test_answers_csv(as_user, world):
@@ -199,7 +198,7 @@ def test_delivery_outcomes_are_visible_and_retryable(app, as_user, world):
         etag = auditor.get(f"/api/v1/assessments/{aid}").headers["ETag"]
         assert auditor.post(f"/api/v1/assessments/{aid}/submit", etag=etag).status_code == 200
         with app.app_context():
-            assert webhooks.run_once(db.session, "api-test") == 1
+            assert run_once(db.session, "api-test") == 1
         listing = admin.get("/api/v1/webhooks/deliveries?state=pending")
         assert pagination(listing)["total"] == 1
         [delivery] = listing.get_json()
@@ -208,7 +207,9 @@ def test_delivery_outcomes_are_visible_and_retryable(app, as_user, world):
         again = admin.post(f"/api/v1/webhooks/deliveries/{delivery['id']}/retry")
         assert again.status_code == 200 and again.get_json()["attempts"] == 0  # due now
         error_of(admin.post("/api/v1/webhooks/deliveries/999/retry"), 404)
-        paused = admin.patch(f"/api/v1/webhooks/{hook['id']}", json={"active": False})
+        paused = admin.patch(
+            f"/api/v1/webhooks/{hook['id']}", json={"active": False}, etag=f'"{hook["etag"]}"'
+        )
         assert paused.status_code == 200 and paused.get_json()["active"] is False
     finally:
         failing.close()
