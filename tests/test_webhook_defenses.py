@@ -177,7 +177,11 @@ def test_the_allow_list_setting_is_validated():
     with pytest.raises(settings_module.ConfigError, match="KANSA_WEBHOOK_DEADLINE"):
         settings_module.from_environment("/tmp", {"KANSA_WEBHOOK_DEADLINE": "0"})
     with pytest.raises(settings_module.ConfigError, match="KANSA_WEBHOOK_ALLOW_PRIVATE"):
-        settings_module.check({"SECRET_KEY": "k", "WEBHOOK_ALLOW_PRIVATE": ["300.1.1.1"]}, False)
+        settings_module.check(
+            settings_module.from_environment("/tmp", {})
+            | {"SECRET_KEY": "k", "WEBHOOK_ALLOW_PRIVATE": ["300.1.1.1"]},
+            False,
+        )
 
 
 def test_a_private_receiver_is_refused_at_registration_and_never_reached(

@@ -67,7 +67,8 @@ def test_every_write_needs_a_matching_if_match(admin, made):
         error_of(admin.request(method, path, **kwargs), 428)
         for bad in ('""', '"", ""', "garbage", 'W/"' + etag.strip('"') + '"', '"a1-r1"', '"w1-r"'):
             body412 = error_of(admin.request(method, path, etag=bad, **kwargs), 412)
-            assert "nothing was changed" in body412["message"]
+            assert "out of date" in body412["message"], body412
+            assert "nothing was saved" in body412["message"], body412
     stale = admin.patch(url, json={"description": "first"}, etag=etag)
     assert stale.status_code == 200 and stale.headers["ETag"] != etag
     for method, path in [("PATCH", url), ("DELETE", url), ("POST", url + "/rotate-secret")]:
