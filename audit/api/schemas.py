@@ -12,7 +12,11 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from ..limits import ANSWERS_PER_REQUEST_MAX
+from ..limits import (
+    ANSWERS_PER_REQUEST_MAX,
+    EVENTS_PER_REQUEST_DEFAULT,
+    EVENTS_PER_REQUEST_MAX,
+)
 from ..reports.labels import LANGS
 from ..services import findings, worklists
 from ..services.subcontractors import schedule
@@ -21,6 +25,7 @@ from ..vocabulary import (
     AssessmentState,
     FindingStatus,
     Rating,
+    Role,
     Severity,
     Tier,
     TokenScope,
@@ -373,3 +378,97 @@ class FindingQuerySchema(ma.Schema):
 
 class ReportQuerySchema(ma.Schema):
     lang = fields.String(load_default="en", metadata={"enum": list(LANGS)})
+
+
+# ------------------------------------------------------------------------------ users
+
+
+class UserOutSchema(ma.Schema):
+    id = fields.Integer(metadata={"example": 2})
+    name = fields.String(metadata={"example": "Sato Hanako"})
+    email = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Shown to the person themselves and to admins; null for others",
+            "example": "hanako.sato@example.com",
+        },
+    )
+    role = fields.String(validate=validate.OneOf(values(Role)), metadata={"example": "auditor"})
+    active = fields.Boolean(metadata={"example": True})
+
+
+class UserQuerySchema(ma.Schema):
+    role = fields.String(validate=validate.OneOf(values(Role)))
+    active = fields.Boolean(
+        metadata={"description": "true: active accounts only; false: the others"}
+    )
+
+
+# ------------------------------------------------------------------------------ audit events
+
+HASH_EXAMPLE = "3f1d0c6a9b0e4c1f8a7d2e5b6c9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b"
+
+
+class EventOutSchema(ma.Schema):
+    id = fields.Integer(metadata={"description": "Grows with every event", "example": 41})
+    occurred_at = fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "UTC, ISO 8601 with microseconds and +00:00, exactly as hashed",
+            "example": "2026-12-01T09:30:00.123456+00:00",
+        }
+    )
+    actor_id = fields.Integer(allow_none=True, metadata={"example": 2})
+    actor = fields.String(
+        metadata={"description": "E-mail of the actor, or system", "example": "auditor@example.com"}
+    )
+    action = fields.String(metadata={"example": "assessment.submitted"})
+    object_type = fields.String(metadata={"example": "assessment"})
+    object_id = fields.String(metadata={"example": "7"})
+    assessment_id = fields.Integer(allow_none=True, metadata={"example": 7})
+    before = fields.Dict(allow_none=True, metadata={"example": {"state": "in_progress"}})
+    after = fields.Dict(allow_none=True, metadata={"example": {"state": "submitted"}})
+    prev_hash = fields.String(
+        validate=validate.Length(equal=64),
+        metadata={
+            "description": "The previous event's hash (64 zeros for the first)",
+            "example": "0" * 64,
+        },
+    )
+    hash = fields.String(
+        validate=validate.Length(equal=64),
+        metadata={
+            "description": "SHA-256 (hex) of this event's hashed text",
+            "example": HASH_EXAMPLE,
+        },
+    )
+
+
+class EventBatchSchema(ma.Schema):
+    events = fields.List(fields.Nested(EventOutSchema))
+    next = fields.Integer(
+        metadata={
+            "description": "The cursor to send as `after` for the events that follow (also "
+            "when there are none yet: poll with it later)",
+            "example": 141,
+        }
+    )
+    more = fields.Boolean(
+        metadata={"description": "Whether more events follow `next` already", "example": False}
+    )
+
+
+class EventCursorSchema(ma.Schema):
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={
+            "description": "The cursor: events with an id above it (0, the default, from the "
+            "start; then the `next` of the previous answer)"
+        },
+    )
+    limit = fields.Integer(
+        load_default=EVENTS_PER_REQUEST_DEFAULT,
+        validate=validate.Range(min=1, max=EVENTS_PER_REQUEST_MAX),
+        metadata={"description": "At most this many events"},
+    )
