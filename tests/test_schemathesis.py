@@ -24,14 +24,8 @@ import zlib
 import hypothesis
 import pytest
 import schemathesis
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    is_unexpected_http_status_case,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 from audit import create_app
 from audit.extensions import db
@@ -59,14 +53,20 @@ def status_code_listed(ctx, response, case):
     return None
 
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    status_code_listed,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
+load_all_checks()
+#: Every check Schemathesis has (what ``--checks all`` runs), and the stricter one above.
+ALL_CHECKS = [*CHECKS.get_all(), status_code_listed]
+
+#: The failures this suite accepts, each with its reason: check name -> operation -> why.
+#: Nothing else may fail; an entry that no longer fails should be removed.
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
+
+
+def excluded_for(case) -> list:
+    """The checks not run on this operation, because ``KNOWN_FAILURES`` lists them for it."""
+    label = case.operation.label
+    return [check for check in ALL_CHECKS if label in KNOWN_FAILURES.get(check.__name__, {})]
+
 
 # The PDF report of a draft is rendered afresh on every request (WeasyPrint, about 1.4 s of CPU),
 # so it is kept with few fuzzed examples rather than left out.
@@ -86,8 +86,8 @@ CONFIG = schemathesis.Config.from_dict(
             # boundary and negative values per parameter, bounded by the schema
             "coverage": {"enabled": True},
             "fuzzing": {"enabled": True},
-            # stateful links are not documented; the populated database stands in for them
-            "stateful": {"enabled": False},
+            # the links between operations: create, then read, answer, submit, approve...
+            "stateful": {"enabled": True},
         },
     }
 )
@@ -194,5 +194,44 @@ def _aim_at_existing_rows(case, populated) -> None:
 def test_api_conforms_to_its_openapi_document(case, app, populated):
     _aim_at_existing_rows(case, populated)
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {populated['secret']}"}, checks=CHECKS, app=app
+        headers={"Authorization": f"Bearer {populated['secret']}"},
+        checks=ALL_CHECKS,
+        excluded_checks=excluded_for(case),
+        app=app,
+    )
+
+
+StateMachine = schema.as_state_machine()
+STATEFUL_EXAMPLES = 15
+STATEFUL_STEPS = 8
+
+
+def test_api_workflows_through_its_links(app, populated):
+    """The stateful phase: chains of calls that follow the document's links (create an
+    assessment, then get it, answer it, submit it...), every response checked as above."""
+    secret = populated["secret"]
+
+    class Workflow(StateMachine):
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Bearer {secret}"}, "app": app}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                checks=ALL_CHECKS,
+                excluded_checks=excluded_for(case),
+                headers=kwargs.get("headers"),
+                transport_kwargs=kwargs,
+            )
+
+    schemathesis.generation.stateful.run_state_machine_as_test(
+        Workflow,
+        settings=hypothesis.settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        ),
     )

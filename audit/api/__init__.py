@@ -41,6 +41,8 @@ SETTINGS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": API_PREFIX,
     "OPENAPI_JSON_PATH": "openapi.json",
     "API_SPEC_OPTIONS": {
+        # every path of the document starts with /api/v1: the server is wherever it is served
+        "servers": [{"url": "/", "description": "This Kansa server"}],
         "info": {
             "description": "Audits of subcontractors against versioned checklists. Every "
             "endpoint needs a bearer token; see /api/v1/docs for scopes, errors, ETags and "

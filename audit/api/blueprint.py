@@ -89,9 +89,16 @@ class ApiParser(FlaskParser):
             abort(400, message="the JSON body is nested too deeply")
 
     def load_files(self, req: Any, schema: Any) -> Any:
-        """Files of a multipart body; any other media type is a 415."""
+        """Files of a multipart body; any other media type is a 415, another part a 422."""
         if req.mimetype != "multipart/form-data":
             abort(415, message="send the file as multipart/form-data")
+        unknown = sorted((set(req.form) | set(req.files)) - set(schema.fields))
+        if unknown:
+            abort(
+                422,
+                message=f"unknown form fields: {', '.join(unknown)}; nothing was saved",
+                errors={name: ["unknown field"] for name in unknown},
+            )
         return super().load_files(req, schema)
 
 
@@ -145,7 +152,45 @@ class ApiBlueprint(Blueprint):
             **options,
         )
 
+    def _store_endpoint_docs(  # type: ignore[no-untyped-def]  # noqa: ANN202 - flask-smorest's
+        self, endpoint, obj, parameters, tags, **options
+    ):
+        """Store the route's documentation with an ``operationId`` for each of its methods.
+
+        The id is ``spec.operation_id`` of the view's name, unless the view declared its own
+        with ``@blp.doc(operationId=...)``.
+        """
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        for method, doc in self._docs[endpoint].items():
+            if method == "parameters" or not isinstance(doc, dict):
+                continue
+            manual = doc.setdefault("manual_doc", {})
+            manual.setdefault("operationId", spec.operation_id(method, obj.__name__, self.tag, doc))
+
     # -------------------------------------------------------------------------- decorators
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments``, and a required JSON body (the default) is required.
+
+        webargs reads a missing body as ``{}``, so a PATCH with no body at all was a 200 that
+        changed nothing although the document says the body is required: now a 400.
+        """
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "json" or not kwargs.get("required", True):
+            return decorator
+
+        def wrap(func: F) -> F:
+            parsed = decorator(func)
+
+            @functools.wraps(parsed)
+            def wrapper(*args: Any, **kw: Any) -> Any:
+                if not _has_body():
+                    abort(400, message="send the request body as JSON; nothing was changed")
+                return parsed(*args, **kw)
+
+            return wrapper  # type: ignore[return-value]
+
+        return wrap
 
     @staticmethod
     def scope(required: str) -> Callable[[F], F]:

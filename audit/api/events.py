@@ -64,6 +64,7 @@ class AssessmentEvents(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
+    @blp.doc(operationId="listEvents")
     @blp.scope("admin")
     @blp.arguments(EventCursorSchema, location="query")
     @blp.response(200, EventBatchSchema)

@@ -14,6 +14,11 @@ from marshmallow import fields, validate
 
 from ..limits import (
     ANSWERS_PER_REQUEST_MAX,
+    CADENCE_MONTHS_MAX,
+    CADENCE_MONTHS_MIN,
+    COMMENT_MAX,
+    LEGAL_NAME_MAX,
+    TITLE_MAX,
     EVENTS_PER_REQUEST_DEFAULT,
     EVENTS_PER_REQUEST_MAX,
 )
@@ -36,6 +41,25 @@ from ..vocabulary import (
 # SQLite cannot even bind one over 64 bits): anything outside that range is refused with 422
 # here rather than failing in the database with a 500. Also documented as minimum/maximum.
 INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
+
+#: Field metadata: documented as required and not null although the schema lets it through to
+#: the service, which then names it among every other problem of the request (``spec.KansaDocs``).
+REQUIRED = "x-kansa-required"
+
+# The constraints the services enforce (with the messages a page shows too), documented here so
+# that a client, a generator and Schemathesis know them; ``metadata`` overrides what INT32 says.
+TIERS = {"enum": [t.value for t in Tier], "description": "1 critical, 2 important, 3 standard"}
+NOT_BLANK = r"\S"  # at least one character that is not a space
+COUNTRY = {
+    "pattern": r"^\s*[A-Za-z]{2}\s*$",
+    "description": "ISO 3166 alpha-2, e.g. JP (any case)",
+}
+CADENCE = {
+    "minimum": CADENCE_MONTHS_MIN,
+    "maximum": CADENCE_MONTHS_MAX,
+    "description": "Months between audits; null for the tier's default",
+}
+E_MAIL = {"pattern": r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)?\s*$"}
 
 
 def _sort(*keys: str, default: str) -> fields.String:
@@ -166,25 +190,27 @@ class SubcontractorOutSchema(ma.Schema):
 class SubcontractorPatchSchema(ma.Schema):
     """Fields to change; those left out keep their value."""
 
-    name = fields.String()
-    country = fields.String(metadata={"description": "ISO 3166 alpha-2, e.g. JP"})
-    tier = fields.Integer(
-        validate=INT32, metadata={"description": "1 critical, 2 important, 3 standard"}
-    )
+    name = fields.String(metadata={"pattern": NOT_BLANK, "maxLength": LEGAL_NAME_MAX})
+    country = fields.String(metadata=COUNTRY)
+    tier = fields.Integer(validate=INT32, metadata=TIERS)
     parent_id = fields.Integer(allow_none=True, validate=INT32)
     services = fields.String()
     data_categories = fields.List(fields.String())
     contract_start = fields.Date(allow_none=True)
-    contract_end = fields.Date(allow_none=True)
-    audit_cadence_months = fields.Integer(allow_none=True, validate=INT32)
-    contact_email = fields.String(allow_none=True)
+    contract_end = fields.Date(
+        allow_none=True, metadata={"description": "On or after contract_start"}
+    )
+    audit_cadence_months = fields.Integer(allow_none=True, validate=INT32, metadata=CADENCE)
+    contact_email = fields.String(allow_none=True, metadata=E_MAIL)
     notes = fields.String()
 
 
 class SubcontractorCreateSchema(SubcontractorPatchSchema):
-    name = fields.String(required=True)
-    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-2"})
-    tier = fields.Integer(required=True, validate=INT32, metadata={"description": "1, 2 or 3"})
+    name = fields.String(
+        required=True, metadata={"pattern": NOT_BLANK, "maxLength": LEGAL_NAME_MAX}
+    )
+    country = fields.String(required=True, metadata=COUNTRY)
+    tier = fields.Integer(required=True, validate=INT32, metadata=TIERS)
 
 
 class SubcontractorQuerySchema(ma.Schema):
@@ -235,18 +261,31 @@ class AssessmentCreateSchema(ma.Schema):
         validate=INT32,
         metadata={"description": "A published version's id (GET /checklists)"},
     )
-    auditor_ids = fields.List(fields.Integer(validate=INT32), required=True)
-    reviewer_id = fields.Integer(allow_none=True, load_default=None, validate=INT32)
-    title = fields.String()
+    auditor_ids = fields.List(
+        fields.Integer(validate=INT32),
+        required=True,
+        metadata={
+            "minItems": 1,
+            "description": "Active auditors or admins (GET /users?role=auditor&active=true)",
+        },
+    )
+    reviewer_id = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        validate=INT32,
+        metadata={"description": "An active reviewer or admin who is not one of its auditors"},
+    )
+    title = fields.String(metadata={"maxLength": TITLE_MAX})
     period_start = fields.Date(allow_none=True)
-    period_end = fields.Date(allow_none=True)
-    due_date = fields.Date(allow_none=True, metadata={"description": "Required"})
+    period_end = fields.Date(allow_none=True, metadata={"description": "On or after period_start"})
+    # required and not null, as documented; the service says so with every other problem
+    due_date = fields.Date(load_default=None, metadata={REQUIRED: True})
 
 
 class AssessmentPatchSchema(ma.Schema):
     """Particulars to change while the assessment is open; those left out keep their value."""
 
-    title = fields.String()
+    title = fields.String(metadata={"pattern": NOT_BLANK, "maxLength": TITLE_MAX})
     due_date = fields.Date(allow_none=True)
     reviewer_id = fields.Integer(allow_none=True, validate=INT32)
     period_start = fields.Date(allow_none=True)
@@ -265,8 +304,21 @@ class AssessmentQuerySchema(ma.Schema):
 
 
 class ReviewSchema(ma.Schema):
+    """An approval: the comment is optional."""
+
+    comment = fields.String(load_default="", metadata={"maxLength": COMMENT_MAX})
+
+
+class ReturnSchema(ma.Schema):
+    """A return to the auditors: the comment says what to change, and is required."""
+
     comment = fields.String(
-        load_default="", metadata={"description": "Required to return; optional to approve"}
+        required=True,
+        metadata={
+            "pattern": NOT_BLANK,
+            "maxLength": COMMENT_MAX,
+            "description": "What the auditors should change",
+        },
     )
 
 

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from ..extensions import db
+from ..limits import WEBHOOK_SECRET_MAX, WEBHOOK_SECRET_MIN, WEBHOOK_URL_MAX
 from ..models import User, Webhook, WebhookDelivery
 from ..services import webhooks as svc
 from ..vocabulary import DeliveryState, WebhookEvent, values
@@ -43,10 +44,25 @@ class WebhookInSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    url = ma.fields.String(required=True)
-    secret = ma.fields.String(required=True, load_only=True)
+    # the constraints the service checks, documented (metadata) for clients and generators
+    url = ma.fields.String(
+        required=True,
+        metadata={
+            "format": "uri",
+            "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+",
+            "maxLength": WEBHOOK_URL_MAX,
+            "description": "An absolute http:// or https:// URL",
+        },
+    )
+    secret = ma.fields.String(
+        required=True,
+        load_only=True,
+        metadata={"minLength": WEBHOOK_SECRET_MIN, "maxLength": WEBHOOK_SECRET_MAX},
+    )
     events = ma.fields.List(
-        ma.fields.String(metadata={"enum": list(values(WebhookEvent))}), required=True
+        ma.fields.String(metadata={"enum": list(values(WebhookEvent))}),
+        required=True,
+        metadata={"minItems": 1},
     )
     description = ma.fields.String(load_default="")
 
@@ -133,6 +149,7 @@ class Deliveries(MethodView):
 
 @blp.route("/webhooks/deliveries/<int:delivery_id>/retry")
 class Retry(MethodView):
+    @blp.doc(operationId="retryDelivery")
     @blp.scope("admin")
     @blp.response(200, DeliveryOutSchema)
     @blp.errors(404, 409)
