@@ -152,9 +152,9 @@ class ApiBlueprint(Blueprint):
             **options,
         )
 
-    def _store_endpoint_docs(  # type: ignore[no-untyped-def]  # noqa: ANN202 - flask-smorest's
-        self, endpoint, obj, parameters, tags, **options
-    ):
+    def _store_endpoint_docs(
+        self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any
+    ) -> None:
         """Store the route's documentation with an ``operationId`` for each of its methods.
 
         The id is ``spec.operation_id`` of the view's name, unless the view declared its own

@@ -17,10 +17,10 @@ from ..limits import (
     CADENCE_MONTHS_MAX,
     CADENCE_MONTHS_MIN,
     COMMENT_MAX,
-    LEGAL_NAME_MAX,
-    TITLE_MAX,
     EVENTS_PER_REQUEST_DEFAULT,
     EVENTS_PER_REQUEST_MAX,
+    LEGAL_NAME_MAX,
+    TITLE_MAX,
 )
 from ..reports.labels import LANGS
 from ..services import findings, worklists

@@ -48,7 +48,7 @@ def operation_id(method: str, view_name: str, tag: str, doc: dict[str, Any]) -> 
     """
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", view_name)]
     if not view_name[:1].isupper():  # a function view: its name is the action
-        return words[0] + _singular(tag.title().replace("-", "").replace("_", ""))
+        return str(words[0]) + _singular(tag.title().replace("-", "").replace("_", ""))
     one = words[-1] == "one"
     if one:
         words = words[:-1]

@@ -154,8 +154,8 @@ def _colleague_ids(person_id: int) -> Any:
         select(Assessment.id)
         .where(
             sa.or_(
-                Assessment.reviewer_id == person_id,
-                Assessment.created_by_id == person_id,
+                col(Assessment.reviewer_id) == person_id,
+                col(Assessment.created_by_id) == person_id,
                 col(Assessment.id).in_(
                     select(AssessmentAuditor.assessment_id).where(
                         AssessmentAuditor.user_id == person_id
@@ -188,7 +188,7 @@ def visible_people(actor: User, filters: PeopleFilters | None = None) -> Any:
         assignable = [role for role in values(Role) if policies.may_be_assigned(role)]
         statement = statement.where(
             sa.or_(
-                User.id == actor.id,
+                col(User.id) == actor.id,
                 sa.and_(col(User.active).is_(True), col(User.role).in_(assignable)),
                 col(User.id).in_(_colleague_ids(id_of(actor))),
             )
@@ -205,7 +205,7 @@ def person_for(session: Session, actor: User, user_id: int) -> User:
 
     A hidden account and a missing one give the same answer, so ids cannot be probed.
     """
-    found = session.exec(visible_people(actor).where(User.id == user_id)).first()
+    found: User | None = session.exec(visible_people(actor).where(User.id == user_id)).first()
     if found is None:
         raise NotFound(f"no user {user_id}")
     return found
