@@ -3,8 +3,14 @@
 Every operation of the OpenAPI document gets generated requests, valid and invalid (examples,
 coverage and fuzzing phases), against a populated database: the checklists, a team, a
 subcontractor, an open assessment with answers (and so findings), an evidence file, a webhook
-and one of its deliveries. Each response must be no 5xx, have a documented status code and the
-documented content type, and match its documented schema and headers.
+and one of its deliveries. Every check Schemathesis has runs on every response (what
+``--checks all`` runs: server errors, status codes, content types, headers and schemas, valid
+data accepted and invalid data refused, missing required headers, unsupported methods, auth
+ignored, use after delete...) plus ``status_code_listed``. A second test runs the stateful
+phase: chains of calls that follow the document's OpenAPI links.
+
+The only failures let through are those in ``KNOWN_FAILURES``, each with its reason; two
+checks are configured, each with its reason, in ``CONFIG``.
 
 Most generated requests are pointed at the rows that exist (the ids of the populated database,
 the assessment's current ETag in If-Match), so they reach the services rather than stopping at a
@@ -19,12 +25,16 @@ command too.
 from __future__ import annotations
 
 import io
+import re
 import zlib
+from dataclasses import dataclass
 
 import hypothesis
 import pytest
 import schemathesis
 from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 from audit import create_app
@@ -57,15 +67,99 @@ load_all_checks()
 #: Every check Schemathesis has (what ``--checks all`` runs), and the stricter one above.
 ALL_CHECKS = [*CHECKS.get_all(), status_code_listed]
 
-#: The failures this suite accepts, each with its reason: check name -> operation -> why.
-#: Nothing else may fail; an entry that no longer fails should be removed.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {}
+
+@dataclass(frozen=True)
+class Known:
+    """A failure this suite accepts: Schemathesis' failure code, the operations it may occur
+    on (None: any), a pattern searched in the failure's message and the response body, and why
+    it is not a defect (or which change removes it)."""
+
+    code: str
+    operations: tuple[str, ...] | None
+    pattern: str
+    reason: str
+
+    def covers(self, failure: Failure, label: str, body: str) -> bool:
+        if failure.code != self.code:
+            return False
+        if self.operations is not None and label not in self.operations:
+            return False
+        return re.search(self.pattern, f"{failure.message}\n{body}") is not None
 
 
-def excluded_for(case) -> list:
-    """The checks not run on this operation, because ``KNOWN_FAILURES`` lists them for it."""
-    label = case.operation.label
-    return [check for check in ALL_CHECKS if label in KNOWN_FAILURES.get(check.__name__, {})]
+#: Every failure the suite accepts, each with its reason. Nothing else may fail.
+KNOWN_FAILURES: tuple[Known, ...] = (
+    Known(
+        "ST201",
+        None,
+        r"query: violates `additionalProperties`",
+        "unknown query parameters are ignored today; the query-parameter part of issue 11 "
+        "refuses them with 400 naming the parameter (remove this entry once it is merged)",
+    ),
+    Known(
+        "ST201",
+        ("POST /api/v1/webhooks",),
+        r"url: Value not matching the 'uri' format",
+        "the service accepts any http(s) URL with a host; the webhooks part of issue 11 "
+        "rewrites the URL check (resolution, private ranges), remove once merged",
+    ),
+    Known(
+        "ST202",
+        None,
+        r'"(no subcontractor -?\d+|no checklist version -?\d+|user -?\d+ is not an active '
+        r"(auditor|reviewer)[^\"]*|no user -?\d+)\"",
+        "an id in the body that names no row (or the wrong kind of person) is a 422 naming the "
+        "field: which ids exist is data, not schema",
+    ),
+    Known(
+        "ST202",
+        None,
+        r"ends before it starts|the reviewer cannot be one of the auditors",
+        "rules across fields (an end on or after its start, a reviewer who is not an auditor) "
+        "are in the descriptions; OpenAPI 3.0 schemas cannot compare two fields",
+    ),
+    Known(
+        "ST202",
+        None,
+        r"is not in this checklist version|is not an answer this item allows",
+        "item refs and the answers each item allows come from the pinned checklist version, "
+        "not from the schema",
+    ),
+    Known(
+        "ST202",
+        None,
+        r"contains a NUL character or invalid Unicode",
+        "a text with a NUL character (PostgreSQL's text cannot hold one) is refused with 422, "
+        "as the document's introduction says; JSON Schema has no way to exclude it everywhere",
+    ),
+    Known(
+        "ST202",
+        ("POST /api/v1/checklists",),
+        r"checklist refused",
+        "an upload must be a valid checklist definition in YAML, which a binary upload's schema "
+        "cannot describe",
+    ),
+)
+
+
+def validate(case, response, **kwargs) -> None:
+    """Every check on ``response``; the failures ``KNOWN_FAILURES`` lists are let through."""
+    try:
+        case.validate_response(
+            response, checks=ALL_CHECKS, headers=kwargs.get("headers"), transport_kwargs=kwargs
+        )
+    except FailureGroup as group:
+        body = response.text if hasattr(response, "text") else response.get_data(as_text=True)
+        label = case.operation.label
+        left = [
+            f for f in group.exceptions if not any(k.covers(f, label, body) for k in KNOWN_FAILURES)
+        ]
+        if left:
+            status = getattr(response, "status_code", "?")
+            report = "\n".join(f"{f.code} {f.title}: {f.message}" for f in left)
+            raise FailureGroup(
+                left, f"{report}\n[{status}] {body[:600]}\n{case.as_curl_command()}"
+            ) from None
 
 
 # The PDF report of a draft is rendered afresh on every request (WeasyPrint, about 1.4 s of CPU),
@@ -81,6 +175,15 @@ CONFIG = schemathesis.Config.from_dict(
         "operations": [
             {"include-path": REPORT, "generation": {"max-examples": REPORT_EXAMPLES}},
         ],
+        "checks": {
+            # 428 Precondition Required (RFC 6585) is the answer to a write without If-Match
+            "missing_required_header": {"expected-statuses": [400, 401, 403, 406, 415, 422, 428]},
+            # a well-formed If-Match naming a revision that is not the current one is a 412
+            # (RFC 9110 13.1.1): no schema can say which ETag is current
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", 401, 403, 404, 409, 412, 429]
+            },
+        },
         "phases": {
             "examples": {"enabled": True},
             # boundary and negative values per parameter, bounded by the schema
@@ -169,19 +272,40 @@ def populated(app, loaded_checklists):
     }
 
 
+def _negative_at(case, location) -> bool:
+    return case.meta is not None and case.meta.is_negative_at(location)
+
+
 def _aim_at_existing_rows(case, populated) -> None:
-    """Point three cases in four at the populated rows, with the current ETag in If-Match."""
+    """Point three cases in four at the populated rows, with the current ETag in If-Match.
+
+    What a negative case made invalid (a path id out of range, a malformed If-Match) is left
+    as generated: replacing it would send a valid request and blame the API for accepting it.
+    """
     if zlib.crc32(repr((case.path_parameters, case.query, case.body)).encode()) % 4 == 0:
         return  # keep the generated ids and ETag: 404, 412 and 428 are checked this way
-    for name in case.path_parameters or {}:
-        if name in populated["path"]:
-            case.path_parameters[name] = populated["path"][name]
+    if not _negative_at(case, ParameterLocation.PATH):
+        for name in case.path_parameters or {}:
+            if name in populated["path"]:
+                case.path_parameters[name] = populated["path"][name]
     headers = case.headers or {}
-    if headers.get("If-Match") not in (None, "*") and "assessment_id" in case.path_parameters:
+    if (
+        not _negative_at(case, ParameterLocation.HEADER)
+        and headers.get("If-Match") not in (None, "*")
+        and "assessment_id" in case.path_parameters
+    ):
         aid = case.path_parameters["assessment_id"]
         current = populated["api"].get(f"/api/v1/assessments/{aid}").headers.get("ETag")
         if current:
             headers["If-Match"] = current
+
+
+def call_kwargs(case, app, secret: str) -> dict:
+    """The token on every request, unless the case's headers are the negative part: then they
+    go as generated (a missing or malformed Authorization must be refused, 401)."""
+    if _negative_at(case, ParameterLocation.HEADER):
+        return {"app": app}
+    return {"headers": {"Authorization": f"Bearer {secret}"}, "app": app}
 
 
 @schema.parametrize()
@@ -193,12 +317,8 @@ def _aim_at_existing_rows(case, populated) -> None:
 )
 def test_api_conforms_to_its_openapi_document(case, app, populated):
     _aim_at_existing_rows(case, populated)
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {populated['secret']}"},
-        checks=ALL_CHECKS,
-        excluded_checks=excluded_for(case),
-        app=app,
-    )
+    kwargs = call_kwargs(case, app, populated["secret"])
+    validate(case, case.call(**kwargs), **kwargs)
 
 
 StateMachine = schema.as_state_machine()
@@ -210,19 +330,17 @@ def test_api_workflows_through_its_links(app, populated):
     """The stateful phase: chains of calls that follow the document's links (create an
     assessment, then get it, answer it, submit it...), every response checked as above."""
     secret = populated["secret"]
+    seen: list[tuple[str, int]] = []
 
     class Workflow(StateMachine):
+        def after_call(self, response, case):
+            seen.append((case.operation.label, response.status_code))
+
         def get_call_kwargs(self, case):
-            return {"headers": {"Authorization": f"Bearer {secret}"}, "app": app}
+            return call_kwargs(case, app, secret)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            case.validate_response(
-                response,
-                checks=ALL_CHECKS,
-                excluded_checks=excluded_for(case),
-                headers=kwargs.get("headers"),
-                transport_kwargs=kwargs,
-            )
+            validate(case, response, **kwargs)
 
     schemathesis.generation.stateful.run_state_machine_as_test(
         Workflow,
@@ -235,3 +353,11 @@ def test_api_workflows_through_its_links(app, populated):
             suppress_health_check=list(hypothesis.HealthCheck),
         ),
     )
+    # the links were followed: something was created, then reached through its link
+    created = [label for label, status in seen if status == 201]
+    assert created, f"no step created anything: {seen}"
+    linked = {
+        "GET /api/v1/assessments/{assessment_id}",
+        "GET /api/v1/subcontractors/{subcontractor_id}",
+    }
+    assert linked & {label for label, status in seen if status == 200}, seen

@@ -46,7 +46,8 @@ SETTINGS: dict[str, Any] = {
         "info": {
             "description": "Audits of subcontractors against versioned checklists. Every "
             "endpoint needs a bearer token; see /api/v1/docs for scopes, errors, ETags and "
-            "pagination."
+            "pagination. Texts may not contain NUL characters (422). Paths in this document "
+            "start with /api/v1, so the server is the site's own address."
         },
     },
 }
@@ -88,6 +89,7 @@ def init_app(app: Flask) -> None:
 
     api.init_app(app)
     api.document_pagination()
+    api.document_if_match()
     api.spec.components.security_scheme(
         "bearerAuth",
         {

@@ -33,6 +33,8 @@ ERRORS = "x-kansa-errors"
 ETAG = "x-kansa-etag"
 IF_MATCH = "x-kansa-if-match"
 PAGINATION_SCHEMA = "PaginationMetadata"
+#: A list of entity tags (RFC 9110 section 13.1.1) or ``*``.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[^"\s]*"(\s*,\s*(W/)?"[^"\s]*")*)\s*$'
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 
 
@@ -252,6 +254,22 @@ class KansaApi(Api):
         if not is_api_request():
             return error
         return http_error_response(error)
+
+    def document_if_match(self) -> None:
+        """Describe the If-Match header as Kansa reads it: one or more quoted ETags, or ``*``."""
+        # flask-smorest registers its own lazily (only once an operation uses it): replace both
+        components = self.spec.components
+        target = components.parameters if "IF_MATCH" in components.parameters else None
+        (target if target is not None else components.parameters_lazy)["IF_MATCH"] = {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": 'The ETag of your copy exactly as the ETag header gave it (e.g. '
+            '"a7-r12", quotes included), several separated by commas, or * for whatever is '
+            "stored. Without it 428; naming no current revision 412.",
+            "schema": {"type": "string", "minLength": 1, "pattern": IF_MATCH_PATTERN},
+            "example": '"a7-r12"',
+        }
 
     def document_pagination(self) -> None:
         """Make sure the schema the X-Pagination header is documented with is a component."""
