@@ -105,9 +105,9 @@ EXAMPLES: dict[str, Any] = {
     "EventOut": EVENT,
     "EventBatch": {"events": [EVENT], "next": 41, "more": False},
     "Problem": {
-        "field": None,
+        "field": "answers",
         "ref": "SO-2.3",
-        "kind": "needs_comment",
+        "kind": "comment_required",
         "message": "SO-2.3 is partial: explain it in a comment",
     },
     "Error": {

@@ -264,7 +264,7 @@ class KansaApi(Api):
             "name": "If-Match",
             "in": "header",
             "required": True,
-            "description": 'The ETag of your copy exactly as the ETag header gave it (e.g. '
+            "description": "The ETag of your copy exactly as the ETag header gave it (e.g. "
             '"a7-r12", quotes included), several separated by commas, or * for whatever is '
             "stored. Without it 428; naming no current revision 412.",
             "schema": {"type": "string", "minLength": 1, "pattern": IF_MATCH_PATTERN},
