@@ -8,7 +8,12 @@ and is registered by ``audit.api.init_app``. The blueprint then, for every route
 * turns ``ServiceError`` into the one JSON error shape (``errors.service_error_response``);
 * documents, through the public ``Blueprint.doc`` and the ``spec.KansaDocs`` plugin, the
   scope, the errors listed with ``@blp.errors(...)`` and, with ``@blp.if_match``, the If-Match
-  header with 412 and 428.
+  header with 412 and 428;
+* gives every operation an ``operationId`` (``spec.operation_id``, unless the view sets one with
+  ``@blp.doc(operationId=...)``), through flask-smorest's ``_store_endpoint_docs``, the one place
+  a route's documentation passes with its view's name (a private hook: check it on upgrades;
+  ``tests/api/test_openapi_document.py`` fails if ids go missing);
+* answers 400 when a required JSON body (``@blp.arguments``, the default) is left out.
 """
 
 from __future__ import annotations

@@ -67,7 +67,16 @@ class Events(MethodView):
     @blp.doc(operationId="listEvents")
     @blp.scope("admin")
     @blp.arguments(EventCursorSchema, location="query")
-    @blp.response(200, EventBatchSchema)
+    @blp.response(
+        200,
+        EventBatchSchema,
+        headers={
+            "Link": {
+                "description": 'The request for the events that follow: <...?after=N>; rel="next"',
+                "schema": {"type": "string"},
+            }
+        },
+    )
     def get(self, args: dict[str, Any]) -> Any:
         """All events after a cursor, oldest first, for incremental sync (admins).
 
