@@ -51,6 +51,9 @@ CADENCE_MONTHS_MAX = 60
 TOKEN_EXPIRY_DAYS_MAX = 3650
 #: Answers saved by one API request.
 ANSWERS_PER_REQUEST_MAX = 1000
+#: Audit events one request for ``GET /api/v1/events`` returns: by default, and at most.
+EVENTS_PER_REQUEST_DEFAULT = 100
+EVENTS_PER_REQUEST_MAX = 1000
 #: Levels of a re-entrustment chain followed up or down (a loop guard, far above any real chain).
 CHAIN_DEPTH_MAX = 50
 

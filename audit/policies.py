@@ -202,6 +202,30 @@ def may_manage_users(user: Person) -> bool:
     return user.role == Role.ADMIN
 
 
+def may_see_everyone(user: Person) -> bool:
+    """Admins see every account in the people directory, inactive ones and viewers included."""
+    return user.role == Role.ADMIN
+
+
+def may_be_assigned(role: str) -> bool:
+    """Whether a person of ``role`` can be chosen as an assessment's auditor or reviewer.
+
+    Everyone who may read assessments sees the active ones among them in the people
+    directory, so that any integrator can fill ``auditor_ids`` and ``reviewer_id``.
+    """
+    return role in (Role.AUDITOR, Role.REVIEWER, Role.ADMIN)
+
+
+def may_see_email_of(actor: Person, person_id: int | None) -> bool:
+    """A person's e-mail address is shown to themselves and to admins, to nobody else."""
+    return actor.role == Role.ADMIN or (actor.id is not None and actor.id == person_id)
+
+
+def may_read_audit_trail(user: Person) -> bool:
+    """Only admins read the whole audit trail; an assessment's events go with the assessment."""
+    return user.role == Role.ADMIN
+
+
 def may_manage_webhooks(user: Person) -> bool:
     """Only admins register, pause and retry webhooks."""
     return user.role == Role.ADMIN

@@ -144,6 +144,11 @@ API_RULES: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {
     ("api_webhooks.rotate_secret", "POST"): (ADMIN, ADMINS),
     ("api_webhooks.Deliveries", "GET"): (ADMIN, ADMINS),
     ("api_webhooks.Retry", "POST"): (ADMIN, ADMINS),
+    ("api_users.Users", "GET"): (READ, ALL),
+    # an auditor: everyone sees the active people who can be assigned
+    ("api_users.UserOne", "GET"): (READ, ALL),
+    ("api_events.AssessmentEvents", "GET"): (READ, ALL),
+    ("api_events.Events", "GET"): (ADMIN, ADMINS),
 }
 SCOPES = (READ, WRITE, ADMIN)
 
@@ -286,6 +291,8 @@ def url_for_rule(app, endpoint: str, w: World) -> str:
         values["assessment_id"] = w.draft_id
     if endpoint == "api_subcontractors.SubcontractorOne":
         values["subcontractor_id"] = w.spare_subcontractor_id
+    if endpoint == "api_users.UserOne":
+        values["user_id"] = w.ids["auditor"]
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 

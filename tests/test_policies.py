@@ -209,3 +209,22 @@ def test_views_hold_no_sql_and_no_role_checks(path):
     text = path.read_text(encoding="utf-8")
     assert "select(" not in text, f"{path.name} builds a query: move it into a service"
     assert not re.search(r"\.role\s*(==|!=|in)\s", text), f"{path.name} checks a role itself"
+
+
+def test_the_people_directory_and_the_audit_trail():
+    admin, auditor, reviewer, viewer = (
+        Person(1, Role.ADMIN),
+        Person(2, Role.AUDITOR),
+        Person(3, Role.REVIEWER),
+        Person(4, Role.VIEWER),
+    )
+    assert policies.may_see_everyone(admin)
+    assert not any(policies.may_see_everyone(p) for p in (auditor, reviewer, viewer))
+    assert [r for r in Role if policies.may_be_assigned(r)] == [
+        r for r in Role if r in (Role.ADMIN, Role.AUDITOR, Role.REVIEWER)
+    ]
+    assert policies.may_see_email_of(admin, 4) and policies.may_see_email_of(viewer, 4)
+    assert not policies.may_see_email_of(auditor, 3)
+    assert not policies.may_see_email_of(Person(None, Role.AUDITOR), None)
+    assert policies.may_read_audit_trail(admin)
+    assert not any(policies.may_read_audit_trail(p) for p in (auditor, reviewer, viewer))

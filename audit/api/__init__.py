@@ -51,12 +51,15 @@ SETTINGS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": API_PREFIX,
     "OPENAPI_JSON_PATH": "openapi.json",
     "API_SPEC_OPTIONS": {
+        # every path of the document starts with /api/v1: the server is wherever it is served
+        "servers": [{"url": "/", "description": "This Kansa server"}],
         "info": {
             "description": "Audits of subcontractors against versioned checklists. Every "
             "endpoint needs a bearer token; see /api/v1/docs for scopes, errors, ETags and "
-            "pagination. Every POST takes an Idempotency-Key header that makes retries safe; "
-            "requests are rate-limited per token and, without a valid token, per address "
-            "(429 with Retry-After)."
+            "pagination. Texts may not contain NUL characters (422). Every POST takes an "
+            "Idempotency-Key header that makes retries safe; requests are rate-limited per "
+            "token and, without a valid token, per address (429 with Retry-After). Paths in "
+            "this document start with /api/v1, so the server is the site's own address."
         },
     },
 }
@@ -101,6 +104,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     api.document_pagination()
     api.document_guards()
+    api.document_if_match()
     api.spec.components.security_scheme(
         "bearerAuth",
         {

@@ -99,6 +99,7 @@ class AnswerOne(MethodView):
 
 
 @blp.route("/assessments/<int:assessment_id>/score", methods=["GET"])
+@blp.doc(operationId="getScore")
 @blp.response(200, ScoreSchema)
 @blp.errors(404)
 def score(assessment_id: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .schemas import (
     AssessmentOutSchema,
     AssessmentPatchSchema,
     AssessmentQuerySchema,
+    ReturnSchema,
     ReviewSchema,
 )
 from .support import etag_header, etag_value, expected_revision, not_modified, page
@@ -182,7 +183,7 @@ def approve(body: dict[str, Any], assessment_id: int) -> Any:
 
 @blp.route("/assessments/<int:assessment_id>/return", methods=["POST"])
 @blp.if_match
-@blp.arguments(ReviewSchema)
+@blp.arguments(ReturnSchema)
 @blp.response(200, AssessmentOutSchema)
 @blp.returns_etag
 @blp.errors(404, 409, 415, 422)

@@ -127,6 +127,7 @@ class VersionOne(MethodView):
 
 @blp.route("/checklists/<slug>/versions/<version>/score-preview")
 class ScorePreview(MethodView):
+    @blp.doc(operationId="previewScore")
     @blp.scope("read")
     @blp.arguments(ScorePreviewSchema)
     @blp.response(200, ScoreSchema)

@@ -59,7 +59,17 @@ def _links() -> exports.OscalLinks:
 class Oscal(MethodView):
     @blp.response(
         200,
-        {"type": "object", "additionalProperties": True},
+        {
+            "type": "object",
+            "additionalProperties": True,
+            "example": {
+                "assessment-results": {
+                    "uuid": "0b7f2c1e-4a5d-5e8f-9c3b-2d1a0e9f8c7b",
+                    "metadata": {"title": "Aozora Cloud annual audit 2026", "version": "12"},
+                    "results": [],
+                }
+            },
+        },
         description="An OSCAL 1.1 assessment-results document",
     )
     @blp.errors(404)

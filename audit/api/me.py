@@ -14,6 +14,7 @@ blp = ApiBlueprint(
 
 
 @blp.route("/me", methods=["GET"])
+@blp.doc(operationId="getMe")
 @blp.response(200, MeSchema)
 def me() -> dict[str, Any]:
     """The token's user and role, and the token's scope and dates."""

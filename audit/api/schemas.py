@@ -15,7 +15,16 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from ..limits import ANSWERS_PER_REQUEST_MAX
+from ..limits import (
+    ANSWERS_PER_REQUEST_MAX,
+    CADENCE_MONTHS_MAX,
+    CADENCE_MONTHS_MIN,
+    COMMENT_MAX,
+    EVENTS_PER_REQUEST_DEFAULT,
+    EVENTS_PER_REQUEST_MAX,
+    LEGAL_NAME_MAX,
+    TITLE_MAX,
+)
 from ..reports.labels import LANGS
 from ..services import findings, worklists
 from ..services.subcontractors import schedule
@@ -24,6 +33,7 @@ from ..vocabulary import (
     AssessmentState,
     FindingStatus,
     Rating,
+    Role,
     Severity,
     Tier,
     TokenScope,
@@ -34,6 +44,25 @@ from ..vocabulary import (
 # SQLite cannot even bind one over 64 bits): anything outside that range is refused with 422
 # here rather than failing in the database with a 500. Also documented as minimum/maximum.
 INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
+
+#: Field metadata: documented as required and not null although the schema lets it through to
+#: the service, which then names it among every other problem of the request (``spec.KansaDocs``).
+REQUIRED = "x-kansa-required"
+
+# The constraints the services enforce (with the messages a page shows too), documented here so
+# that a client, a generator and Schemathesis know them; ``metadata`` overrides what INT32 says.
+TIERS = {"enum": [t.value for t in Tier], "description": "1 critical, 2 important, 3 standard"}
+NOT_BLANK = r"\S"  # at least one character that is not a space
+COUNTRY = {
+    "pattern": r"^\s*[A-Za-z]{2}\s*$",
+    "description": "ISO 3166 alpha-2, e.g. JP (any case)",
+}
+CADENCE = {
+    "minimum": CADENCE_MONTHS_MIN,
+    "maximum": CADENCE_MONTHS_MAX,
+    "description": "Months between audits; null for the tier's default",
+}
+E_MAIL = {"pattern": r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)?\s*$"}
 
 
 def _sort(*keys: str, default: str) -> fields.String:
@@ -192,25 +221,27 @@ class SubcontractorOutSchema(ma.Schema):
 class SubcontractorPatchSchema(ma.Schema):
     """Fields to change; those left out keep their value."""
 
-    name = fields.String()
-    country = fields.String(metadata={"description": "ISO 3166 alpha-2, e.g. JP"})
-    tier = fields.Integer(
-        validate=INT32, metadata={"description": "1 critical, 2 important, 3 standard"}
-    )
+    name = fields.String(metadata={"pattern": NOT_BLANK, "maxLength": LEGAL_NAME_MAX})
+    country = fields.String(metadata=COUNTRY)
+    tier = fields.Integer(validate=INT32, metadata=TIERS)
     parent_id = fields.Integer(allow_none=True, validate=INT32)
     services = fields.String()
     data_categories = fields.List(fields.String())
     contract_start = fields.Date(allow_none=True)
-    contract_end = fields.Date(allow_none=True)
-    audit_cadence_months = fields.Integer(allow_none=True, validate=INT32)
-    contact_email = fields.String(allow_none=True)
+    contract_end = fields.Date(
+        allow_none=True, metadata={"description": "On or after contract_start"}
+    )
+    audit_cadence_months = fields.Integer(allow_none=True, validate=INT32, metadata=CADENCE)
+    contact_email = fields.String(allow_none=True, metadata=E_MAIL)
     notes = fields.String()
 
 
 class SubcontractorCreateSchema(SubcontractorPatchSchema):
-    name = fields.String(required=True)
-    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-2"})
-    tier = fields.Integer(required=True, validate=INT32, metadata={"description": "1, 2 or 3"})
+    name = fields.String(
+        required=True, metadata={"pattern": NOT_BLANK, "maxLength": LEGAL_NAME_MAX}
+    )
+    country = fields.String(required=True, metadata=COUNTRY)
+    tier = fields.Integer(required=True, validate=INT32, metadata=TIERS)
 
 
 class SubcontractorQuerySchema(ListQuerySchema):
@@ -261,18 +292,31 @@ class AssessmentCreateSchema(ma.Schema):
         validate=INT32,
         metadata={"description": "A published version's id (GET /checklists)"},
     )
-    auditor_ids = fields.List(fields.Integer(validate=INT32), required=True)
-    reviewer_id = fields.Integer(allow_none=True, load_default=None, validate=INT32)
-    title = fields.String()
+    auditor_ids = fields.List(
+        fields.Integer(validate=INT32),
+        required=True,
+        metadata={
+            "minItems": 1,
+            "description": "Active auditors or admins (GET /users?role=auditor&active=true)",
+        },
+    )
+    reviewer_id = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        validate=INT32,
+        metadata={"description": "An active reviewer or admin who is not one of its auditors"},
+    )
+    title = fields.String(metadata={"maxLength": TITLE_MAX})
     period_start = fields.Date(allow_none=True)
-    period_end = fields.Date(allow_none=True)
-    due_date = fields.Date(allow_none=True, metadata={"description": "Required"})
+    period_end = fields.Date(allow_none=True, metadata={"description": "On or after period_start"})
+    # required and not null, as documented; the service says so with every other problem
+    due_date = fields.Date(load_default=None, metadata={REQUIRED: True})
 
 
 class AssessmentPatchSchema(ma.Schema):
     """Particulars to change while the assessment is open; those left out keep their value."""
 
-    title = fields.String()
+    title = fields.String(metadata={"pattern": NOT_BLANK, "maxLength": TITLE_MAX})
     due_date = fields.Date(allow_none=True)
     reviewer_id = fields.Integer(allow_none=True, validate=INT32)
     period_start = fields.Date(allow_none=True)
@@ -291,8 +335,21 @@ class AssessmentQuerySchema(ListQuerySchema):
 
 
 class ReviewSchema(ma.Schema):
+    """An approval: the comment is optional."""
+
+    comment = fields.String(load_default="", metadata={"maxLength": COMMENT_MAX})
+
+
+class ReturnSchema(ma.Schema):
+    """A return to the auditors: the comment says what to change, and is required."""
+
     comment = fields.String(
-        load_default="", metadata={"description": "Required to return; optional to approve"}
+        required=True,
+        metadata={
+            "pattern": NOT_BLANK,
+            "maxLength": COMMENT_MAX,
+            "description": "What the auditors should change",
+        },
     )
 
 
@@ -408,3 +465,97 @@ class FindingQuerySchema(ListQuerySchema):
 
 class ReportQuerySchema(ma.Schema):
     lang = fields.String(load_default="en", metadata={"enum": list(LANGS)})
+
+
+# ------------------------------------------------------------------------------ users
+
+
+class UserOutSchema(ma.Schema):
+    id = fields.Integer(metadata={"example": 2})
+    name = fields.String(metadata={"example": "Sato Hanako"})
+    email = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Shown to the person themselves and to admins; null for others",
+            "example": "hanako.sato@example.com",
+        },
+    )
+    role = fields.String(validate=validate.OneOf(values(Role)), metadata={"example": "auditor"})
+    active = fields.Boolean(metadata={"example": True})
+
+
+class UserQuerySchema(ma.Schema):
+    role = fields.String(validate=validate.OneOf(values(Role)))
+    active = fields.Boolean(
+        metadata={"description": "true: active accounts only; false: the others"}
+    )
+
+
+# ------------------------------------------------------------------------------ audit events
+
+HASH_EXAMPLE = "3f1d0c6a9b0e4c1f8a7d2e5b6c9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b"
+
+
+class EventOutSchema(ma.Schema):
+    id = fields.Integer(metadata={"description": "Grows with every event", "example": 41})
+    occurred_at = fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "UTC, ISO 8601 with microseconds and +00:00, exactly as hashed",
+            "example": "2026-12-01T09:30:00.123456+00:00",
+        }
+    )
+    actor_id = fields.Integer(allow_none=True, metadata={"example": 2})
+    actor = fields.String(
+        metadata={"description": "E-mail of the actor, or system", "example": "auditor@example.com"}
+    )
+    action = fields.String(metadata={"example": "assessment.submitted"})
+    object_type = fields.String(metadata={"example": "assessment"})
+    object_id = fields.String(metadata={"example": "7"})
+    assessment_id = fields.Integer(allow_none=True, metadata={"example": 7})
+    before = fields.Dict(allow_none=True, metadata={"example": {"state": "in_progress"}})
+    after = fields.Dict(allow_none=True, metadata={"example": {"state": "submitted"}})
+    prev_hash = fields.String(
+        validate=validate.Length(equal=64),
+        metadata={
+            "description": "The previous event's hash (64 zeros for the first)",
+            "example": "0" * 64,
+        },
+    )
+    hash = fields.String(
+        validate=validate.Length(equal=64),
+        metadata={
+            "description": "SHA-256 (hex) of this event's hashed text",
+            "example": HASH_EXAMPLE,
+        },
+    )
+
+
+class EventBatchSchema(ma.Schema):
+    events = fields.List(fields.Nested(EventOutSchema))
+    next = fields.Integer(
+        metadata={
+            "description": "The cursor to send as `after` for the events that follow (also "
+            "when there are none yet: poll with it later)",
+            "example": 141,
+        }
+    )
+    more = fields.Boolean(
+        metadata={"description": "Whether more events follow `next` already", "example": False}
+    )
+
+
+class EventCursorSchema(ma.Schema):
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={
+            "description": "The cursor: events with an id above it (0, the default, from the "
+            "start; then the `next` of the previous answer)"
+        },
+    )
+    limit = fields.Integer(
+        load_default=EVENTS_PER_REQUEST_DEFAULT,
+        validate=validate.Range(min=1, max=EVENTS_PER_REQUEST_MAX),
+        metadata={"description": "At most this many events"},
+    )

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +24,8 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.exceptions import HTTPException
 
 from .errors import ErrorSchema, http_error_response, is_api_request
+from .examples import example_for
+from .schemas import REQUIRED
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 #: Vendor keys the blueprint's decorators leave on an operation for ``KansaDocs`` to read.
@@ -39,6 +42,8 @@ RATE_HEADERS = {
     "X-RateLimit-Remaining": "RATELIMIT_REMAINING",
     "X-RateLimit-Reset": "RATELIMIT_RESET",
 }
+#: A list of entity tags (RFC 9110 section 13.1.1) or ``*``.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[^"\s]*"(\s*,\s*(W/)?"[^"\s]*")*)\s*$'
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
 LINK_HEADER = {
     "description": "RFC 8288 links to the first, prev, next and last pages of the list, "
@@ -52,13 +57,170 @@ LOCATION_HEADER = {
 }
 
 
+def operation_id(method: str, view_name: str, tag: str, doc: dict[str, Any]) -> str:
+    """A stable camelCase ``operationId`` from the HTTP method, the view's name and its tag.
+
+    A class view of a collection (``Assessments``) gives ``listAssessments`` and
+    ``createAssessment``; of one thing (``AssessmentOne``, ``Report``) ``getAssessment``,
+    ``updateAssessment``, ``replaceAnswer``, ``deleteAssessment``. A function view is an action
+    on its tag's resource: ``submit`` under ``assessments`` is ``submitAssessment``. Where the
+    rule reads badly a view names itself with ``@blp.doc(operationId=...)``. Generators name
+    client methods after these ids, so they are pinned by ``tests/api/test_openapi_document.py``.
+    """
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", view_name)]
+    if not view_name[:1].isupper():  # a function view: its name is the action
+        return str(words[0]) + _singular(tag.title().replace("-", "").replace("_", ""))
+    one = words[-1] == "one"
+    if one:
+        words = words[:-1]
+    noun = "".join(w.title() for w in words)
+    if method == "get":
+        return ("list" if _is_list(doc) else "get") + noun
+    if method == "post" and 201 in doc.get("success_status_codes", []):
+        return "create" + _singular(noun)
+    verb = {"patch": "update", "put": "replace", "delete": "delete"}.get(method, method)
+    return verb + noun
+
+
+def _is_list(doc: dict[str, Any]) -> bool:
+    if doc.get("pagination"):
+        return True
+    for responses in doc.get("response", {}).get("responses", {}).values():
+        for response in responses:
+            schema = response.get("schema") if isinstance(response, dict) else None
+            if getattr(schema, "many", False):
+                return True
+    return False
+
+
+def _singular(noun: str) -> str:
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    if noun.endswith("Evidence"):
+        return noun
+    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+
+
 def default_scope(method: str) -> str:
     """The scope an operation needs unless it declares one: read to look, write to change."""
     return "read" if method.upper() in ("GET", "HEAD", "OPTIONS") else "write"
 
 
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+ASSESSMENT = {"assessment_id": "$response.body#/id"}
+ASSESSMENT_WRITE = {**ASSESSMENT, "header.If-Match": "$response.header.ETag"}
+#: OpenAPI links: operationId -> status -> name -> link. What a client naturally does next with
+#: what an answer gives it (ids from the body, the ETag for If-Match). Every target must be an
+#: operationId of the document (``tests/api/test_openapi_document.py``).
+LINKS: dict[str, dict[int, dict[str, dict[str, Any]]]] = {
+    "createSubcontractor": {
+        201: {
+            "getSubcontractor": _link(
+                "getSubcontractor",
+                "The subcontractor just recorded",
+                subcontractor_id="$response.body#/id",
+            ),
+        }
+    },
+    "createAssessment": {
+        201: {
+            "getAssessment": _link("getAssessment", "The draft just created", **ASSESSMENT),
+            "getAnswers": _link("getAnswers", "Its answers (none yet)", **ASSESSMENT),
+            "updateAnswers": _link("updateAnswers", "Answer its items", **ASSESSMENT_WRITE),
+            "listAssessmentEvents": _link("listAssessmentEvents", "Its audit trail", **ASSESSMENT),
+        }
+    },
+    "getAssessment": {
+        200: {
+            "getAnswers": _link("getAnswers", "Its answers", **ASSESSMENT),
+            "getScore": _link("getScore", "Its current score", **ASSESSMENT),
+            "listAssessmentEvidence": _link("listAssessmentEvidence", "Its evidence", **ASSESSMENT),
+            "listAssessmentEvents": _link("listAssessmentEvents", "Its audit trail", **ASSESSMENT),
+            "submitAssessment": _link("submitAssessment", "Submit it", **ASSESSMENT_WRITE),
+        }
+    },
+    "submitAssessment": {
+        200: {
+            "approveAssessment": _link("approveAssessment", "Approve it", **ASSESSMENT_WRITE),
+            "returnAssessment": _link("returnAssessment", "Return it", **ASSESSMENT_WRITE),
+        }
+    },
+    "updateAnswers": {
+        200: {
+            "submitAssessment": _link(
+                "submitAssessment",
+                "Submit it once every item is answered",
+                assessment_id="$response.body#/assessment_id",
+                **{"header.If-Match": "$response.header.ETag"},
+            ),
+            "getScore": _link(
+                "getScore", "The score now", assessment_id="$response.body#/assessment_id"
+            ),
+        }
+    },
+    "createAssessmentEvidence": {
+        201: {
+            "getEvidence": _link(
+                "getEvidence", "The file's metadata", evidence_id="$response.body#/id"
+            ),
+            "downloadEvidence": _link(
+                "downloadEvidence", "The file's bytes", evidence_id="$response.body#/id"
+            ),
+        }
+    },
+    "listEvents": {
+        200: {
+            "listEvents": _link(
+                "listEvents", "The events that follow (poll with it)", after="$response.body#/next"
+            ),
+        }
+    },
+}
+
+
+def _description(operation: dict[str, Any], method: str, if_match: bool) -> str:
+    """The operation's description: its docstring's body, then what every client must send."""
+    parts = [operation.get("description") or operation.get("summary") or ""]
+    parts.append(f"Needs a bearer token with the `{operation[SCOPE]}` scope (or a wider one).")
+    if if_match:
+        parts.append(
+            "Send `If-Match` with the ETag of your copy (from its GET): without it 428, with a "
+            "stale one 412; either way nothing is changed."
+        )
+    if any(
+        isinstance(r, dict) and "X-Pagination" in (r.get("headers") or {})
+        for r in operation.get("responses", {}).values()
+    ):
+        parts.append(
+            "Paginated: `page` (from 1) and `page_size` (up to 100); the `X-Pagination` header "
+            "holds the totals as JSON."
+        )
+    return "\n\n".join(p for p in parts if p)
+
+
 class KansaDocs(BasePlugin):
     """Completes every operation of the document with what Kansa's blueprints promise."""
+
+    def schema_helper(
+        self, name: str, definition: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """Each component schema's example (``examples.EXAMPLES``)."""
+        extra: dict[str, Any] = {}
+        properties = definition.get("properties") or {}
+        # required and never null, although the schema lets it through to the service
+        documented = [key for key, prop in properties.items() if prop.pop(REQUIRED, False)]
+        for key in documented:
+            properties[key].pop("nullable", None)
+            properties[key].pop("default", None)
+        if documented:
+            extra["required"] = sorted({*definition.get("required", []), *documented})
+        example = example_for(name, definition)
+        if example is not None:
+            extra["example"] = example
+        return extra or None
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
@@ -72,7 +234,8 @@ class KansaDocs(BasePlugin):
             # 400: a query parameter the operation does not declare (every operation), or a
             # body that cannot be parsed (malformed JSON, invalid UTF-8)
             codes = {400, 401, 403, *(int(c) for c in operation.pop(ERRORS, {}))}
-            if operation.pop(IF_MATCH, False):
+            if_match = operation.pop(IF_MATCH, False)
+            if if_match:
                 codes |= {412, 428}
                 parameters = operation.setdefault("parameters", [])
                 if "IF_MATCH" not in parameters:
@@ -108,6 +271,10 @@ class KansaDocs(BasePlugin):
                     response.setdefault("headers", {}).update(RATE_HEADERS)
                     if idempotent:
                         response["headers"]["Idempotent-Replayed"] = "IDEMPOTENT_REPLAYED"
+                links = LINKS.get(operation.get("operationId", ""), {}).get(int(code))
+                if links:
+                    response["links"] = links
+            operation["description"] = _description(operation, method, if_match)
 
 
 class KansaApi(Api):
@@ -171,6 +338,22 @@ class KansaApi(Api):
                 "headers": {"Retry-After": "RETRY_AFTER", **RATE_HEADERS},
             },
         )
+
+    def document_if_match(self) -> None:
+        """Describe the If-Match header as Kansa reads it: one or more quoted ETags, or ``*``."""
+        # flask-smorest registers its own lazily (only once an operation uses it): replace both
+        components = self.spec.components
+        target = components.parameters if "IF_MATCH" in components.parameters else None
+        (target if target is not None else components.parameters_lazy)["IF_MATCH"] = {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": "The ETag of your copy exactly as the ETag header gave it (e.g. "
+            '"a7-r12", quotes included), several separated by commas, or * for whatever is '
+            "stored. Without it 428; naming no current revision 412.",
+            "schema": {"type": "string", "minLength": 1, "pattern": IF_MATCH_PATTERN},
+            "example": '"a7-r12"',
+        }
 
     def document_pagination(self) -> None:
         """Make sure the schema the X-Pagination header is documented with is a component."""

@@ -62,9 +62,17 @@ class WebhookInSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
+    # the constraints the service checks, documented (metadata) for clients and generators
     url = ma.fields.String(
         required=True,
-        metadata={"format": "uri", "maxLength": WEBHOOK_URL_MAX, "example": "https://x.example/k"},
+        metadata={
+            "format": "uri",
+            "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+",
+            "maxLength": WEBHOOK_URL_MAX,
+            "description": "An absolute https:// URL (http:// only in development or to a "
+            "network the operator allows)",
+            "example": "https://receiver.example/kansa",
+        },
     )
     secret = ma.fields.String(
         required=True,
@@ -72,7 +80,9 @@ class WebhookInSchema(ma.Schema):
         metadata={"minLength": WEBHOOK_SECRET_MIN, "maxLength": WEBHOOK_SECRET_MAX},
     )
     events = ma.fields.List(
-        ma.fields.String(metadata={"enum": list(values(WebhookEvent))}), required=True
+        ma.fields.String(metadata={"enum": list(values(WebhookEvent))}),
+        required=True,
+        metadata={"minItems": 1},
     )
     description = ma.fields.String(load_default="", metadata={"maxLength": DESCRIPTION_MAX})
 
@@ -259,6 +269,7 @@ class Deliveries(MethodView):
 
 @blp.route("/webhooks/deliveries/<int:delivery_id>/retry")
 class Retry(MethodView):
+    @blp.doc(operationId="retryDelivery")
     @blp.scope("admin")
     @blp.response(200, DeliveryOutSchema)
     @blp.errors(404, 409)

@@ -11,13 +11,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from .. import policies
 from ..models import AuditEvent, User, id_of, utcnow
+from . import Forbidden
 
 GENESIS = "0" * 64
 
 
-def event_digest(event: AuditEvent) -> str:
-    """SHA-256 over the event's content and the previous event's hash."""
+def hashed_text(event: AuditEvent) -> str:
+    """The exact text an event's hash is the SHA-256 of (UTF-8), documented for the API.
+
+    A JSON object with the keys sorted, no spaces (separators ``,`` and ``:``), non-ASCII
+    characters as themselves: ``prev`` (the previous event's hash, 64 zeros for the first),
+    ``at`` (``occurred_at`` in ISO 8601 with microseconds and ``+00:00``), ``actor_id``,
+    ``actor``, ``action``, ``object`` (``[object_type, object_id]``), ``assessment_id``,
+    ``before`` and ``after``.
+    """
     body = {
         "prev": event.prev_hash,
         "at": _iso(event.occurred_at),
@@ -29,8 +38,17 @@ def event_digest(event: AuditEvent) -> str:
         "before": event.before,
         "after": event.after,
     }
-    raw = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def event_digest(event: AuditEvent) -> str:
+    """SHA-256 over the event's content and the previous event's hash (``hashed_text``)."""
+    return hashlib.sha256(hashed_text(event).encode("utf-8")).hexdigest()
+
+
+def occurred_text(event: AuditEvent) -> str:
+    """``occurred_at`` as the hash has it: ISO 8601, microseconds, ``+00:00``."""
+    return _iso(event.occurred_at)
 
 
 def _iso(moment: datetime) -> str:
@@ -193,3 +211,46 @@ def for_assessment(session: Session, assessment_id: int, limit: int = 20) -> lis
             .limit(limit)
         ).all()
     )
+
+
+def of_assessment(assessment_id: int) -> Any:
+    """A SELECT of one assessment's events, oldest first (the caller checks it may be read).
+
+    The chain runs through the whole trail, so an event's ``prev_hash`` may name an event of
+    another assessment; each event's own hash can still be checked.
+    """
+    return (
+        select(AuditEvent)
+        .where(AuditEvent.assessment_id == assessment_id)
+        .order_by(col(AuditEvent.id))
+    )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events after a cursor: ``next`` resumes after the last of them, ``more`` if any remain."""
+
+    events: list[AuditEvent]
+    next: int
+    more: bool
+
+
+def after(session: Session, actor: User, cursor: int, limit: int) -> Batch:
+    """The events with an id above ``cursor``, oldest first, at most ``limit`` (admins only).
+
+    Ids only grow and every event holds its predecessor's hash, so a consumer that keeps the
+    last cursor and hash it saw can follow the whole chain in batches, and check each link.
+    """
+    if not policies.may_read_audit_trail(actor):
+        raise Forbidden("only admins read the whole audit trail")
+    rows = list(
+        session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.id) > cursor)
+            .order_by(col(AuditEvent.id))
+            .limit(limit + 1)
+        ).all()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Batch(rows, id_of(rows[-1]) if rows else cursor, more)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,7 +21,7 @@ from ..limits import (
     SIGN_IN_FAILURES_PER_ADDRESS,
     SIGN_IN_WINDOW_MINUTES,
 )
-from ..models import LoginAttempt, User, utcnow
+from ..models import Assessment, AssessmentAuditor, LoginAttempt, User, id_of, utcnow
 from ..vocabulary import Role, values
 from . import Forbidden, NotFound, Problems, events
 
@@ -133,6 +134,81 @@ def directory() -> Any:
 def active_people(session: Session) -> list[User]:
     """Every active account, by name: the people who can be chosen for an assessment."""
     return list(session.exec(select(User).where(User.active).order_by(User.name)).all())
+
+
+@dataclass(frozen=True)
+class PeopleFilters:
+    """The people directory's filters: a role, and active or not (None: either)."""
+
+    role: str | None = None
+    active: bool | None = None
+
+
+def _colleague_ids(person_id: int) -> Any:
+    """A SELECT of the ids of everyone who shares an assessment with ``person_id``.
+
+    Sharing means being on the same assessment as one of its auditors, its reviewer or the
+    person who planned it, in whichever of those parts each of the two is.
+    """
+    own = (
+        select(Assessment.id)
+        .where(
+            sa.or_(
+                col(Assessment.reviewer_id) == person_id,
+                col(Assessment.created_by_id) == person_id,
+                col(Assessment.id).in_(
+                    select(AssessmentAuditor.assessment_id).where(
+                        AssessmentAuditor.user_id == person_id
+                    )
+                ),
+            )
+        )
+        .scalar_subquery()
+    )
+    return sa.union(
+        select(AssessmentAuditor.user_id).where(col(AssessmentAuditor.assessment_id).in_(own)),
+        select(Assessment.reviewer_id).where(col(Assessment.id).in_(own)),
+        select(Assessment.created_by_id).where(col(Assessment.id).in_(own)),
+    )
+
+
+def visible_people(actor: User, filters: PeopleFilters | None = None) -> Any:
+    """A SELECT of the accounts ``actor`` may see in the people directory, by name then id.
+
+    Admins see every account. Anyone else sees themselves; every *active* person who can be
+    an assessment's auditor or reviewer (``policies.may_be_assigned``), so a page or a token
+    can fill ``auditor_ids`` and ``reviewer_id``; and everyone who shares an assessment with
+    them (``_colleague_ids``), active or not, since their names stand in its history. Viewers
+    of other people and inactive people they never worked with stay hidden. Whether the e-mail
+    address may be shown is ``policies.may_see_email_of``, per row.
+    """
+    filters = filters or PeopleFilters()
+    statement = select(User)
+    if not policies.may_see_everyone(actor):
+        assignable = [role for role in values(Role) if policies.may_be_assigned(role)]
+        statement = statement.where(
+            sa.or_(
+                col(User.id) == actor.id,
+                sa.and_(col(User.active).is_(True), col(User.role).in_(assignable)),
+                col(User.id).in_(_colleague_ids(id_of(actor))),
+            )
+        )
+    if filters.role is not None:
+        statement = statement.where(User.role == filters.role)
+    if filters.active is not None:
+        statement = statement.where(col(User.active).is_(filters.active))
+    return statement.order_by(col(User.name), col(User.id))
+
+
+def person_for(session: Session, actor: User, user_id: int) -> User:
+    """One account of the people directory, if ``actor`` may see it; ``NotFound`` otherwise.
+
+    A hidden account and a missing one give the same answer, so ids cannot be probed.
+    """
+    found: User | None = session.exec(visible_people(actor).where(User.id == user_id)).first()
+    if found is None:
+        raise NotFound(f"no user {user_id}")
+    return found
 
 
 def _check_role(problems: Problems, role: str) -> None:
