@@ -13,7 +13,7 @@ from ..models import AuditEvent
 from ..services import assessments, events
 from .auth import current_user
 from .blueprint import ApiBlueprint
-from .schemas import EventBatchSchema, EventCursorSchema, EventOutSchema
+from .schemas import EventBatchSchema, EventCursorSchema, EventOutSchema, ListQuerySchema
 from .support import page
 
 HASH_RULE = """\
@@ -46,19 +46,22 @@ def _out(event: AuditEvent) -> dict[str, Any]:
 
 @blp.route("/assessments/<int:assessment_id>/events")
 class AssessmentEvents(MethodView):
+    @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, EventOutSchema(many=True))
     @blp.paginate()
     @blp.errors(404)
     def get(
-        self, pagination_parameters: PaginationParameters, assessment_id: int
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters, assessment_id: int
     ) -> list[dict[str, Any]]:
         """The events of one assessment, oldest first (anyone who may read the assessment).
 
         The chain runs through the whole trail, so `prev_hash` may name an event of another
         assessment; each event's own `hash` can be recomputed from it (see the events tag).
+        Events never change: `updated_since` gives those that occurred since then.
         """
         assessments.get_for(db.session, current_user(), assessment_id)
-        rows = page(events.of_assessment(assessment_id), pagination_parameters)
+        statement = events.of_assessment(assessment_id, since=args.get("updated_since"))
+        rows = page(statement, pagination_parameters)
         return [_out(event) for event in rows]
 
 

@@ -101,6 +101,18 @@ EVENT["hash"] = hashlib.sha256(
     ).encode("utf-8")
 ).hexdigest()
 
+WEBHOOK = {
+    "id": 1,
+    "url": "https://grc.example.com/hooks/kansa",
+    "events": ["assessment.approved", "finding.updated"],
+    "active": True,
+    "description": "GRC tool",
+    "revision": 2,
+    "etag": "w1-r2",
+    "previous_secret_expires_at": None,
+    "created_at": AT,
+}
+
 EXAMPLES: dict[str, Any] = {
     "EventOut": EVENT,
     "EventBatch": {"events": [EVENT], "next": 41, "more": False},
@@ -125,6 +137,15 @@ EXAMPLES: dict[str, Any] = {
         "next_page": 2,
     },
     "TokenInfo": TOKEN,
+    "ViewerGrantIn": {"user_id": 9},
+    "ViewerGrantOut": {
+        "user_id": 9,
+        "subcontractor_id": 5,
+        "name": "Suzuki Ichiro",
+        "email": "ichiro.suzuki@example.com",
+        "granted_by_id": 1,
+        "granted_at": AT,
+    },
     "Me": {
         "id": 2,
         "email": "hanako.sato@example.com",
@@ -237,15 +258,16 @@ EXAMPLES: dict[str, Any] = {
         "events": ["assessment.approved", "finding.updated"],
         "description": "GRC tool",
     },
-    "WebhookOut": {
-        "id": 1,
-        "url": "https://grc.example.com/hooks/kansa",
-        "events": ["assessment.approved", "finding.updated"],
-        "active": True,
-        "description": "GRC tool",
-        "created_at": AT,
-    },
+    "WebhookOut": WEBHOOK,
     "WebhookPatch": {"active": False},
+    "RotateIn": {"secret": "the-next-long-random-secret-32ch"},
+    "Rotated": {
+        **WEBHOOK,
+        "revision": 3,
+        "etag": "w1-r3",
+        "previous_secret_expires_at": "2026-12-02T09:30:00+00:00",
+        "secret": "the-next-long-random-secret-32ch",
+    },
     "DeliveryOut": {
         "id": 31,
         "delivery_id": "5f0c8d2e-7d7b-4f7e-9a49-0b1d2c3e4f5a",
@@ -270,3 +292,14 @@ def example_for(name: str, definition: dict[str, Any]) -> Any:
     if properties and all("example" in field for field in properties.values()):
         return {key: field["example"] for key, field in properties.items()}
     return None
+
+
+#: the outline of an OSCAL POA&M answer (the whole document validates against NIST's schema)
+POAM = {
+    "plan-of-action-and-milestones": {
+        "uuid": "5d1c0b7a-9e8f-5a6b-8c7d-1e2f3a4b5c6d",
+        "metadata": {"title": "Kansa POA&M of assessment 7", "oscal-version": "1.1.3"},
+        "system-id": {"identifier-type": "https://kansa.example/ns", "id": "subcontractor-5"},
+        "poam-items": [],
+    }
+}

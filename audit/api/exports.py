@@ -11,6 +11,7 @@ from .. import urls
 from ..extensions import db
 from ..security import attachment
 from ..services import exports
+from . import examples
 from .assessments import load
 from .auth import current_user
 from .blueprint import ApiBlueprint
@@ -87,7 +88,7 @@ class Oscal(MethodView):
 class AssessmentPoam(MethodView):
     @blp.response(
         200,
-        {"type": "object", "additionalProperties": True},
+        {"type": "object", "additionalProperties": True, "example": examples.POAM},
         description="An OSCAL 1.1 plan-of-action-and-milestones document",
     )
     @blp.errors(404)
@@ -106,7 +107,7 @@ class AssessmentPoam(MethodView):
 class OpenPoam(MethodView):
     @blp.response(
         200,
-        {"type": "object", "additionalProperties": True},
+        {"type": "object", "additionalProperties": True, "example": examples.POAM},
         description="An OSCAL 1.1 plan-of-action-and-milestones document",
     )
     @blp.errors(404)

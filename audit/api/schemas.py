@@ -484,7 +484,7 @@ class UserOutSchema(ma.Schema):
     active = fields.Boolean(metadata={"example": True})
 
 
-class UserQuerySchema(ma.Schema):
+class UserQuerySchema(ListQuerySchema):
     role = fields.String(validate=validate.OneOf(values(Role)))
     active = fields.Boolean(
         metadata={"description": "true: active accounts only; false: the others"}

@@ -50,10 +50,15 @@ class Users(MethodView):
         """People the token's user may see, by name.
 
         Filter by `role` (e.g. `role=auditor` for `auditor_ids`, `role=reviewer` for
-        `reviewer_id`) and `active`.
+        `reviewer_id`) and `active`; `updated_since` gives the accounts created, or whose role
+        or active flag changed, since then.
         """
         actor = current_user()
-        filters = svc.PeopleFilters(role=args.get("role"), active=args.get("active"))
+        filters = svc.PeopleFilters(
+            role=args.get("role"),
+            active=args.get("active"),
+            updated_since=args.get("updated_since"),
+        )
         rows = page(svc.visible_people(actor, filters), pagination_parameters)
         return [_out(actor, person) for person in rows]
 

@@ -23,6 +23,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
+    #: when the role or the active flag last changed (None: never since it was created)
+    updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     last_login_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
     # Flask-Login's user protocol

@@ -213,17 +213,17 @@ def for_assessment(session: Session, assessment_id: int, limit: int = 20) -> lis
     )
 
 
-def of_assessment(assessment_id: int) -> Any:
+def of_assessment(assessment_id: int, since: datetime | None = None) -> Any:
     """A SELECT of one assessment's events, oldest first (the caller checks it may be read).
 
-    The chain runs through the whole trail, so an event's ``prev_hash`` may name an event of
-    another assessment; each event's own hash can still be checked.
+    ``since``: only the events that occurred then or later. The chain runs through the whole
+    trail, so an event's ``prev_hash`` may name an event of another assessment; each event's
+    own hash can still be checked.
     """
-    return (
-        select(AuditEvent)
-        .where(AuditEvent.assessment_id == assessment_id)
-        .order_by(col(AuditEvent.id))
-    )
+    statement = select(AuditEvent).where(AuditEvent.assessment_id == assessment_id)
+    if since is not None:
+        statement = statement.where(col(AuditEvent.occurred_at) >= since)
+    return statement.order_by(col(AuditEvent.id))
 
 
 @dataclass(frozen=True)

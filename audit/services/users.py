@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..limits import (
 from ..models import Assessment, AssessmentAuditor, LoginAttempt, User, id_of, utcnow
 from ..vocabulary import Role, values
 from . import Forbidden, NotFound, Problems, events
+from .pages import last_change
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Werkzeug's scrypt: salted and memory-hard. Tests pass a cheaper method (PASSWORD_HASH_METHOD).
@@ -142,6 +143,7 @@ class PeopleFilters:
 
     role: str | None = None
     active: bool | None = None
+    updated_since: datetime | None = None
 
 
 def _colleague_ids(person_id: int) -> Any:
@@ -197,6 +199,8 @@ def visible_people(actor: User, filters: PeopleFilters | None = None) -> Any:
         statement = statement.where(User.role == filters.role)
     if filters.active is not None:
         statement = statement.where(col(User.active).is_(filters.active))
+    if filters.updated_since is not None:
+        statement = statement.where(last_change(User) >= filters.updated_since)
     return statement.order_by(col(User.name), col(User.id))
 
 
@@ -226,7 +230,8 @@ def change_user(session: Session, actor: User, user: User, *, role: str, active:
         problems.add("role", "you cannot remove your own admin access")
     problems.check()
     before = {"role": user.role, "active": user.active}
-    user.role, user.active = role, active
+    if (user.role, user.active) != (role, active):
+        user.role, user.active, user.updated_at = role, active, utcnow()
     session.add(user)
     after = {"role": role, "active": active}
     if before != after:

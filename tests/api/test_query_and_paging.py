@@ -11,16 +11,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from audit.extensions import db
 from audit.models import (
     Assessment,
+    AuditEvent,
     ChecklistVersion,
     Evidence,
     Finding,
     Subcontractor,
+    User,
     table_of,
 )
+from audit.services import users
 from tests.api.conftest import SO, all_items, error_of, pagination
 from tests.conftest import ROOT
 
@@ -92,6 +96,8 @@ def _age(app, model, *, but: int | None = None) -> None:
         values["uploaded_at"] = LONG_AGO
     if "published_at" in table.c:
         values["published_at"] = LONG_AGO
+    if "occurred_at" in table.c:
+        values["occurred_at"] = LONG_AGO
     with app.app_context():
         statement = sa.update(table).values(**values)
         if but is not None:
@@ -192,6 +198,31 @@ def test_updated_since_on_evidence_and_checklists(app, as_user, world):
     assert [(c["slug"], [v["version"] for v in c["versions"]]) for c in fresh] == [(SO, ["1.9.0"])]
 
 
+def test_updated_since_on_people_and_on_an_assessments_events(app, as_user, world):
+    admin = as_user("admin", "admin")
+    _age(app, User)
+    assert _ids(admin.get(f"/api/v1/users?updated_since={SINCE}")) == []
+    with app.app_context():
+        actor = db.session.exec(select(User).where(User.role == "admin")).first()
+        person = db.session.exec(select(User).where(User.role == "viewer")).first()
+        users.change_user(db.session, actor, person, role="auditor", active=True)
+        db.session.commit()
+        changed = person.id
+    assert _ids(admin.get(f"/api/v1/users?updated_since={SINCE}")) == [changed]
+    assert len(_ids(admin.get("/api/v1/users"))) > 1
+
+    aid = world["assessment_id"]
+    url = f"/api/v1/assessments/{aid}/events"
+    _age(app, AuditEvent)
+    assert _ids(admin.get(url)), "the assessment has a history"
+    assert _ids(admin.get(f"{url}?updated_since={SINCE}")) == []
+    etag = admin.get(f"/api/v1/assessments/{aid}").headers["ETag"]
+    changed = admin.patch(f"/api/v1/assessments/{aid}", json={"title": "Renamed"}, etag=etag)
+    assert changed.status_code == 200, changed.get_json()
+    fresh = admin.get(f"{url}?updated_since={SINCE}").get_json()
+    assert [event["action"] for event in fresh] == ["assessment.updated"]
+
+
 @pytest.mark.parametrize(
     "value",
     ["yesterday", "2026-13-01T00:00:00Z", "2026-12-01T09:00:00", "2026-12-01", ""],
@@ -204,7 +235,9 @@ def test_a_malformed_updated_since_is_422_on_every_list(as_user, world, value):
         "/api/v1/findings",
         "/api/v1/subcontractors",
         "/api/v1/checklists",
+        "/api/v1/users",
         f"/api/v1/assessments/{world['assessment_id']}/evidence",
+        f"/api/v1/assessments/{world['assessment_id']}/events",
     ):
         body = error_of(api.get(f"{url}?updated_since={value}"), 422)
         assert "updated_since" in body["errors"], url

@@ -11,7 +11,8 @@ def test_a_required_json_body_left_out_is_400_and_changes_nothing(as_user, world
     auditor = as_user("auditor")
     sid, aid = world["subcontractor_id"], world["assessment_id"]
     before = auditor.get(f"/api/v1/subcontractors/{sid}").get_json()
-    body = error_of(auditor.patch(f"/api/v1/subcontractors/{sid}"), 400)
+    own = auditor.get(f"/api/v1/subcontractors/{sid}").headers["ETag"]
+    body = error_of(auditor.patch(f"/api/v1/subcontractors/{sid}", etag=own), 400)
     assert "JSON" in body["message"]
     assert auditor.get(f"/api/v1/subcontractors/{sid}").get_json() == before
     etag = auditor.get(f"/api/v1/assessments/{aid}").headers["ETag"]
