@@ -19,6 +19,11 @@ LEGAL_NAME_MAX = 200
 PERSON_NAME_MAX = 120
 #: An e-mail address (RFC 5321's limit on a path).
 EMAIL_MAX = 254
+#: What an e-mail address must look like: something, @, a domain with a dot; no spaces, no
+#: control characters. Written with an explicit class rather than ``\s`` so that Python (the
+#: services) and JSON Schema (the API document) read it alike.
+_EMAIL_PART = r"[^@ \t\n\r\f\v\x00-\x1f\x7f]+"
+EMAIL_PATTERN = rf"{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}"
 #: A finding's remediation plan.
 PLAN_MAX = 20_000
 #: Who owns a finding's remediation.

@@ -20,6 +20,7 @@ from ..limits import (
     CADENCE_MONTHS_MAX,
     CADENCE_MONTHS_MIN,
     COMMENT_MAX,
+    EMAIL_PATTERN,
     EVENTS_PER_REQUEST_DEFAULT,
     EVENTS_PER_REQUEST_MAX,
     LEGAL_NAME_MAX,
@@ -62,7 +63,7 @@ CADENCE = {
     "maximum": CADENCE_MONTHS_MAX,
     "description": "Months between audits; null for the tier's default",
 }
-E_MAIL = {"pattern": r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)?\s*$"}
+E_MAIL = {"pattern": rf"^\s*({EMAIL_PATTERN})?\s*$"}
 
 
 def _sort(*keys: str, default: str) -> fields.String:

@@ -23,6 +23,7 @@ from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.exceptions import HTTPException
 
+from ..limits import IDEMPOTENCY_KEY_MAX
 from .errors import ErrorSchema, http_error_response, is_api_request
 from .examples import example_for
 from .schemas import REQUIRED
@@ -299,14 +300,21 @@ class KansaApi(Api):
             {
                 "name": "Idempotency-Key",
                 "required": False,
-                "description": "A key of your choosing (a UUID, say; 1 to 255 printable ASCII "
+                "description": "A key of your choosing (a UUID, say; 1 to "
+                f"{IDEMPOTENCY_KEY_MAX} printable ASCII "
                 "characters) that makes a retry safe: the same key with the same request "
                 "within 24 hours (KANSA_IDEMPOTENCY_HOURS) answers with the first response "
                 "again, marked Idempotent-Replayed: true, instead of creating anything twice. "
                 "The same key with another request is a 422; while the first request is still "
                 "being processed, a 409. Keys are per user. Only successful answers are kept: "
                 "after a refusal the key may be used again.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX,
+                    "pattern": "^[ -~]+$",
+                },
+                "example": "7d1f3c2a-5b6e-4f80-9a1b-2c3d4e5f6a7b",
             },
         )
         components.header(

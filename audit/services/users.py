@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import policies
 from ..limits import (
     EMAIL_MAX,
+    EMAIL_PATTERN,
     PASSWORD_MIN,
     PERSON_NAME_MAX,
     SIGN_IN_FAILURES_PER_ACCOUNT,
@@ -26,7 +27,8 @@ from ..vocabulary import Role, values
 from . import Forbidden, NotFound, Problems, events
 from .pages import last_change
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An e-mail address as people and subcontractors' contacts must give it.
+EMAIL = re.compile(rf"^{EMAIL_PATTERN}$")
 #: Werkzeug's scrypt: salted and memory-hard. Tests pass a cheaper method (PASSWORD_HASH_METHOD).
 DEFAULT_HASH_METHOD = "scrypt"
 

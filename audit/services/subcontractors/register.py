@@ -14,10 +14,10 @@ from ...limits import CADENCE_MONTHS_MAX, CADENCE_MONTHS_MIN, LEGAL_NAME_MAX
 from ...models import Assessment, Subcontractor, User, id_of
 from ...vocabulary import Tier
 from .. import Forbidden, NotFound, Problems, events, revisions, visibility
+from ..users import EMAIL
 from .chain import ancestor_ids
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: The fields of a subcontractor that people record and change.
 FIELDS = (
     "name",
