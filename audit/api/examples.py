@@ -279,6 +279,7 @@ EXAMPLES: dict[str, Any] = {
         "last_error": "the receiver answered 503",
         "next_attempt_at": AT,
         "delivered_at": None,
+        "updated_at": AT,
         "created_at": AT,
     },
 }

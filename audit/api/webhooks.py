@@ -21,7 +21,7 @@ from ..services import webhooks as svc
 from ..vocabulary import DeliveryState, WebhookEvent, values
 from .auth import current_user
 from .blueprint import ApiBlueprint
-from .schemas import INT32
+from .schemas import INT32, ListQuerySchema
 from .support import etag_header, etag_value, expected_revision, not_modified, page
 
 blp = ApiBlueprint(
@@ -133,10 +133,13 @@ class DeliveryOutSchema(ma.Schema):
     last_error = ma.fields.String(allow_none=True)
     next_attempt_at = ma.fields.DateTime()
     delivered_at = ma.fields.DateTime(allow_none=True)
+    updated_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "When it last changed; null: not since queued"}
+    )
     created_at = ma.fields.DateTime()
 
 
-class DeliveryQuerySchema(ma.Schema):
+class DeliveryQuerySchema(ListQuerySchema):
     webhook_id = ma.fields.Integer(validate=INT32)
     state = ma.fields.String(validate=ma.validate.OneOf(values(DeliveryState)))
     held = ma.fields.Boolean(metadata={"description": "Only held (true) or unheld (false) ones"})
@@ -159,11 +162,14 @@ def _out(hook: Webhook) -> dict[str, Any]:
 @blp.route("/webhooks")
 class Webhooks(MethodView):
     @blp.scope("admin")
+    @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, WebhookOutSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """Registered webhooks (the secrets are never shown again)."""
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Registered webhooks (the secrets are never shown again); `updated_since` gives those
+        registered or changed since then."""
         _admin()
-        return [_out(hook) for hook in svc.all_webhooks(db.session)]
+        hooks = svc.all_webhooks(db.session, updated_since=args.get("updated_since"))
+        return [_out(hook) for hook in hooks]
 
     @blp.scope("admin")
     @blp.arguments(WebhookInSchema)
@@ -260,9 +266,18 @@ class Deliveries(MethodView):
     def get(
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
     ) -> list[dict[str, Any]]:
-        """Deliveries, newest first: state, held or not, attempts, last status or error."""
+        """Deliveries, newest first: state, held or not, attempts, last status or error.
+
+        `updated_since` gives the deliveries queued or changed since then (an attempt, a retry,
+        a release after a pause, a cancellation).
+        """
         _admin()
-        statement = svc.deliveries(args.get("webhook_id"), args.get("state"), args.get("held"))
+        statement = svc.deliveries(
+            args.get("webhook_id"),
+            args.get("state"),
+            args.get("held"),
+            updated_since=args.get("updated_since"),
+        )
         rows = page(statement, pagination_parameters)
         return [{**delivery.model_dump(), "held": bool(held)} for delivery, held in rows]
 

@@ -64,3 +64,5 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=created_column())
     delivered_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    #: when its state, attempts or next attempt last changed (None: not since it was queued)
+    updated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

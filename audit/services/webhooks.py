@@ -59,6 +59,7 @@ from ..vocabulary import DeliveryState, WebhookEvent, values
 from . import Conflict, Forbidden, NotFound, Problems, StaleRevision, revisions
 from . import events as audit_events
 from .outbound import AddressPolicy, Timeouts, check_url, post, target_of
+from .pages import last_change
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,9 @@ def update(
     deliveries = table_of(WebhookDelivery)
     if changed.get("active") is True:
         released = session.execute(
-            sa.update(deliveries).where(_pending(id_of(hook))).values(next_attempt_at=utcnow())
+            sa.update(deliveries)
+            .where(_pending(id_of(hook)))
+            .values(next_attempt_at=utcnow(), updated_at=utcnow())
         )
         after["released_deliveries"] = rows_affected(released)
     elif changed.get("active") is False:
@@ -342,6 +345,7 @@ def delete(session: Session, actor: User, hook_id: int, expected_revision: int |
                 locked_by=None,
                 locked_until=None,
                 last_error=CANCELLED_NOTE,
+                updated_at=utcnow(),
             )
         )
     )
@@ -417,6 +421,7 @@ def retry(session: Session, actor: User, delivery_id: int) -> WebhookDelivery:
         raise Conflict("this delivery was cancelled: its webhook was deleted")
     delivery.state, delivery.attempts = DeliveryState.PENDING, 0
     delivery.next_attempt_at, delivery.locked_until = utcnow(), None
+    delivery.updated_at = utcnow()
     session.add(delivery)
     return delivery
 
@@ -628,6 +633,7 @@ def deliver(
         "last_error": outcome.error,
         "locked_by": None,
         "locked_until": None,
+        "updated_at": done,
     }
     if outcome.ok:
         result.update(state=DeliveryState.DELIVERED, delivered_at=done)
@@ -762,23 +768,29 @@ def next_due(session: Session) -> datetime | None:
     ).one()
 
 
-def all_webhooks(session: Session) -> list[Webhook]:
-    """Every webhook that is not deleted, oldest first."""
-    return list(
-        session.exec(
-            select(Webhook).where(col(Webhook.deleted_at).is_(None)).order_by(col(Webhook.id))
-        ).all()
-    )
+def all_webhooks(session: Session, updated_since: datetime | None = None) -> list[Webhook]:
+    """Every webhook that is not deleted, oldest first; only those registered or changed since
+    ``updated_since`` if given."""
+    statement = select(Webhook).where(col(Webhook.deleted_at).is_(None))
+    if updated_since is not None:
+        statement = statement.where(last_change(Webhook) >= updated_since)
+    return list(session.exec(statement.order_by(col(Webhook.id))).all())
 
 
 def deliveries(
-    webhook_id: int | None = None, state: str | None = None, held: bool | None = None
+    webhook_id: int | None = None,
+    state: str | None = None,
+    held: bool | None = None,
+    updated_since: datetime | None = None,
 ) -> Any:
     """A SELECT of (delivery, held) rows, newest first, optionally of one webhook, in one state,
-    held or not."""
+    held or not, queued or changed (an attempt, a retry, a release, a cancellation) since
+    ``updated_since``."""
     statement = select(WebhookDelivery, _held()).join(
         Webhook, col(Webhook.id) == WebhookDelivery.webhook_id
     )
+    if updated_since is not None:
+        statement = statement.where(last_change(WebhookDelivery) >= updated_since)
     if webhook_id is not None:
         statement = statement.where(WebhookDelivery.webhook_id == webhook_id)
     if state is not None:

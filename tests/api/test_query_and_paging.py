@@ -22,9 +22,11 @@ from audit.models import (
     Finding,
     Subcontractor,
     User,
+    Webhook,
+    WebhookDelivery,
     table_of,
 )
-from audit.services import users
+from audit.services import users, webhooks
 from tests.api.conftest import SO, all_items, error_of, pagination
 from tests.conftest import ROOT
 
@@ -223,6 +225,44 @@ def test_updated_since_on_people_and_on_an_assessments_events(app, as_user, worl
     assert [event["action"] for event in fresh] == ["assessment.updated"]
 
 
+def test_updated_since_on_webhooks_and_their_deliveries(app, as_user):
+    admin = as_user("admin", "admin")
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "s" * 32, "events": ["assessment.approved"]}
+    made = admin.post("/api/v1/webhooks", json=hook)
+    assert made.status_code == 201, made.get_json()
+    hid = made.get_json()["id"]
+    with app.app_context():
+        queued = [
+            webhooks.enqueue(db.session, "assessment.approved", {"n": n})[0].id for n in (1, 2)
+        ]
+        db.session.execute(
+            sa.update(table_of(WebhookDelivery))
+            .where(table_of(WebhookDelivery).c.id == queued[0])
+            .values(state="failed")
+        )
+        db.session.commit()
+    _age(app, Webhook)
+    _age(app, WebhookDelivery)
+    hooks_url = f"/api/v1/webhooks?updated_since={SINCE}"
+    deliveries_url = f"/api/v1/webhooks/deliveries?updated_since={SINCE}"
+    assert admin.get(hooks_url).get_json() == []
+    assert _ids(admin.get(deliveries_url)) == []
+    assert sorted(_ids(admin.get("/api/v1/webhooks/deliveries"))) == queued
+
+    retried = admin.post(f"/api/v1/webhooks/deliveries/{queued[0]}/retry")
+    assert retried.status_code == 200, retried.get_json()
+    assert _ids(admin.get(deliveries_url)) == [queued[0]]
+    etag = admin.get(f"/api/v1/webhooks/{hid}").headers["ETag"]
+    paused = admin.patch(f"/api/v1/webhooks/{hid}", json={"active": False}, etag=etag)
+    assert paused.status_code == 200, paused.get_json()
+    assert [h["id"] for h in admin.get(hooks_url).get_json()] == [hid]
+    resumed = admin.patch(
+        f"/api/v1/webhooks/{hid}", json={"active": True}, etag=paused.headers["ETag"]
+    )
+    assert resumed.status_code == 200, resumed.get_json()
+    assert sorted(_ids(admin.get(deliveries_url))) == queued  # both released
+
+
 @pytest.mark.parametrize(
     "value",
     ["yesterday", "2026-13-01T00:00:00Z", "2026-12-01T09:00:00", "2026-12-01", ""],
@@ -240,6 +280,10 @@ def test_a_malformed_updated_since_is_422_on_every_list(as_user, world, value):
         f"/api/v1/assessments/{world['assessment_id']}/events",
     ):
         body = error_of(api.get(f"{url}?updated_since={value}"), 422)
+        assert "updated_since" in body["errors"], url
+    admin = as_user("admin", "admin")
+    for url in ("/api/v1/webhooks", "/api/v1/webhooks/deliveries"):
+        body = error_of(admin.get(f"{url}?updated_since={value}"), 422)
         assert "updated_since" in body["errors"], url
 
 
@@ -375,7 +419,7 @@ def test_the_document_describes_all_of_it(app, client):
                     problems.append(f"{where}: 201 without Location")
             names = {p.get("name") for p in operation.get("parameters", []) if "name" in p}
             paginated = any("X-Pagination" in r.get("headers", {}) for r in responses.values())
-            if paginated and method == "get" and "deliveries" not in path:
+            if paginated and method == "get":
                 if "updated_since" not in names:
                     problems.append(f"{where}: a list without updated_since")
     for path, method in (
