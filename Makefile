@@ -29,14 +29,17 @@ instance/secret_key:
 	chmod 600 $@
 
 ## run: install, migrate, load checklists, seed demo data on a new database, serve on :5000
+## with the webhook worker that sends the outbox's deliveries
 run: export KANSA_ENV = development
 run: install instance/secret_key
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) db upgrade
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) checklists load
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) seed demo --if-empty
-	@echo "Kansa is serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/gunicorn --bind $(HOST):$(PORT) \
-		--workers 2 wsgi:app
+	@echo "Kansa is serving on http://$(HOST):$(PORT)/ with a webhook worker (Ctrl-C stops both)"
+	export SECRET_KEY=$$(cat instance/secret_key); \
+	$(FLASK) webhooks worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 wsgi:app
 
 # pytest-xdist: one worker per core, each test handed to whichever worker is free
 # (`make test XDIST=-n0` runs in one process); PYTEST_ARGS is passed on last.

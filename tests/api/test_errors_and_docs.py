@@ -198,3 +198,29 @@ def test_the_flask_smorest_hooks_kansa_overrides_are_still_called(app):
     assert set(error["properties"]) == set(ErrorSchema().fields)
     operation = document["paths"]["/api/v1/assessments"]["get"]
     assert operation["security"] == [{"bearerAuth": []}] and "x-kansa-scope" in operation
+
+
+def test_the_two_private_flask_smorest_hooks_kansa_overrides_still_work(app, client):
+    """``ApiBlueprint`` overrides two private methods of flask-smorest's Blueprint, as no public
+    hook gives the same: ``_store_endpoint_docs`` (the one place a route's documentation passes
+    with its view's name, for the ``operationId``) and ``_set_pagination_metadata`` (where the
+    page numbers are known, for the ``Link`` header). An upgrade that renames either, or changes
+    its signature, fails here by name before integrators lose their ids or links.
+    """
+    import inspect
+
+    import flask_smorest
+
+    from audit.api.blueprint import ApiBlueprint
+
+    expected = {
+        "_store_endpoint_docs": ["self", "endpoint", "obj", "parameters", "tags", "options"],
+        "_set_pagination_metadata": ["self", "page_params", "result", "headers"],
+    }
+    for hook, parameters in expected.items():
+        original = getattr(flask_smorest.Blueprint, hook, None)
+        assert original is not None, f"flask_smorest.Blueprint.{hook} is gone"
+        assert list(inspect.signature(original).parameters) == parameters, hook
+        assert hook in vars(ApiBlueprint), f"ApiBlueprint no longer overrides {hook}"
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["paths"]["/api/v1/assessments"]["get"]["operationId"] == "listAssessments"
