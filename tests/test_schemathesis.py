@@ -203,8 +203,10 @@ CONFIG = schemathesis.Config.from_dict(
             # boundary and negative values per parameter, bounded by the schema
             "coverage": {"enabled": True},
             "fuzzing": {"enabled": True},
-            # the links between operations: create, then read, answer, submit, approve...
-            "stateful": {"enabled": True},
+            # the links between operations: create, then read, answer, submit, approve... with
+            # valid requests only: the phases above send the invalid ones, and a chain of
+            # refusals (a step without its Authorization, say) never reaches the next link
+            "stateful": {"enabled": True, "generation": {"mode": "positive"}},
         },
     }
 )
