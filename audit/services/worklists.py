@@ -24,6 +24,7 @@ from ..models import (
     ChecklistVersion,
     Subcontractor,
     User,
+    table_of,
 )
 from ..vocabulary import AssessmentState
 from . import events, visibility
@@ -53,6 +54,11 @@ class AssessmentFilters:
 
 #: How an assessments list may be sorted (a leading ``-`` sorts descending).
 SORTS = ("due_date", "id", "created_at", "title", "updated_at")
+#: The sort keys that may be empty (sorted last); ``updated_at`` sorts by ``last_change``,
+#: which falls back on the creation time and is never empty.
+_NULLABLE_SORTS = frozenset(
+    key for key in SORTS if key in table_of(Assessment).c and table_of(Assessment).c[key].nullable
+) - {"updated_at"}
 
 
 def search(filters: AssessmentFilters, sort: str = "due_date", *, within: visibility.Scope) -> Any:
@@ -98,11 +104,14 @@ def search(filters: AssessmentFilters, sort: str = "due_date", *, within: visibi
         statement = statement.where(last_change(Assessment) >= filters.updated_since)
     key = sort.lstrip("-")
     column = last_change(Assessment) if key == "updated_at" else col(getattr(Assessment, key))
-    return statement.order_by(
-        column.is_(None),  # undated last, on SQLite and PostgreSQL alike
-        column.desc() if sort.startswith("-") else column,
-        col(Assessment.id),
-    )
+    descending = sort.startswith("-")
+    order = [column.desc() if descending else column]
+    if key in _NULLABLE_SORTS:
+        order.insert(0, column.is_(None))  # undated last, on SQLite and PostgreSQL alike
+    if key != "id":
+        order.append(col(Assessment.id))  # ties broken by id: pages are stable
+    # sorting by id alone stays a bare ORDER BY id, which the primary key's index serves
+    return statement.order_by(*order)
 
 
 def auditors_by_assessment(session: Session, ids: Iterable[int]) -> dict[int, list[int]]:

@@ -438,3 +438,22 @@ def test_the_document_describes_all_of_it(app, client):
         if "304" not in responses or "ETag" not in responses["200"].get("headers", {}):
             problems.append(f"GET {path}: no ETag or 304")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "sort,order_by",
+    [
+        ("id", "assessment.id"),
+        ("-id", "assessment.id DESC"),
+        ("title", "assessment.title, assessment.id"),
+        ("due_date", "assessment.due_date IS NULL, assessment.due_date, assessment.id"),
+    ],
+)
+def test_the_assessment_list_orders_by_what_an_index_can_serve(sort, order_by):
+    """Sorting by id is a bare ORDER BY id, which the primary key serves: an `id IS NULL` key or
+    a second `id` made PostgreSQL sort the whole table (issue 12: 108-207 ms against 1.1 ms at
+    100k assessments). Only a column that may be empty sorts its empties last."""
+    from audit.services import visibility, worklists
+
+    statement = worklists.search(worklists.AssessmentFilters(), sort, within=visibility.UNLIMITED)
+    assert str(statement).rsplit("ORDER BY", 1)[1].strip() == order_by
