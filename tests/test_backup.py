@@ -110,7 +110,9 @@ def test_postgresql_to_sqlite_and_sqlite_to_postgresql(filled, app, runner, tmp_
     # SQLite -> a new, empty PostgreSQL database
     second = tmp_path / "from-sqlite.backup"
     assert lite.test_cli_runner().invoke(args=["backup", str(second)]).exit_code == 0
-    other_url = pg_database_url("kansa_restore_test")  # kansa_restore_test_gw0 under xdist
+    # named after this run's base database, so parallel runs on one server never share it
+    base = sa.engine.make_url(PG_URL).database
+    other_url = pg_database_url(f"{base}_restore")  # test_gw0_restore_gw0 under xdist
     other_name = sa.engine.make_url(other_url).database
     admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
