@@ -1,7 +1,12 @@
 """Backup and restore: portable, checksummed, evidence included, refused when damaged."""
 
 import gzip
+import hashlib
 import os
+import resource
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +19,7 @@ from audit.services import assessments as svc
 from audit.services import evidence as evidence_svc
 from audit.services.assessments import AnswerInput
 from tests import factories
-from tests.conftest import PG_URL, pg_database_url, requires_pg, reset_postgres
+from tests.conftest import BASE_PG_URL, PG_URL, pg_database_url, requires_pg, reset_postgres
 
 
 @pytest.fixture
@@ -111,8 +116,8 @@ def test_postgresql_to_sqlite_and_sqlite_to_postgresql(filled, app, runner, tmp_
     second = tmp_path / "from-sqlite.backup"
     assert lite.test_cli_runner().invoke(args=["backup", str(second)]).exit_code == 0
     # named after this run's base database, so parallel runs on one server never share it
-    base = sa.engine.make_url(PG_URL).database
-    other_url = pg_database_url(f"{base}_restore")  # test_gw0_restore_gw0 under xdist
+    base = sa.engine.make_url(BASE_PG_URL).database
+    other_url = pg_database_url(f"{base}_restore")  # test_restore_gw0 under xdist
     other_name = sa.engine.make_url(other_url).database
     admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -226,3 +231,93 @@ def test_a_restored_installation_keeps_its_oscal_identifiers(app, runner, filled
         (row,) = db.session.exec(select(Installation)).all()  # the backup's, not the migration's
     assert row.namespace == namespace
     assert export(restored) == before
+
+
+#: run in a subprocess: build the app on DATABASE_URL, run one command, report the peak
+#: address space; ``baseline`` only opens a connection (the cost of the app itself)
+COMMAND = textwrap.dedent(
+    """
+    import sys
+    from audit import create_app
+    from audit.extensions import db
+
+    command, url, path = sys.argv[1:]
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url})
+    if command == "baseline":
+        with app.app_context(), db.engine.connect():
+            from audit.services import backup  # noqa: F401
+        result = None
+    else:
+        result = app.test_cli_runner().invoke(args=[command, path])
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmPeak"))
+    print("peak", peak * 1024)
+    if result is not None:
+        print(result.output, repr(result.exception))
+        sys.exit(result.exit_code)
+    """
+)
+
+
+def run_limited(command, url, path, limit=None):
+    def cap():
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    done = subprocess.run(
+        [sys.executable, "-c", COMMAND, command, url, str(path)],
+        preexec_fn=cap,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    peak = int(done.stdout.split()[1]) if done.stdout.startswith("peak") else None
+    return done, peak
+
+
+BLOBS = 40
+BLOB_BYTES = 4 << 20
+#: the address space a backup or restore may take beyond the app's own: far less than the
+#: decompressed file (some 213 MiB of base64) or its evidence (160 MiB)
+MARGIN = 128 << 20
+
+
+@pytest.mark.slow
+def test_backup_and_restore_stream_under_an_address_space_limit(app, filled, tmp_path):
+    """160 MiB of evidence backs up and restores in 128 MiB more than the app needs idle."""
+    url = app.config["DATABASE_URL"]
+    with db.engine_for(app).begin() as conn:
+        evidence = metadata.tables["evidence"]
+        first = conn.execute(sa.select(evidence)).mappings().first()
+        top = conn.execute(sa.select(sa.func.max(evidence.c.id))).scalar_one()
+        for n in range(1, BLOBS + 1):
+            data = n.to_bytes(4, "big") + bytes(range(256)) * (BLOB_BYTES // 256)
+            row = {**first, "id": top + n, "size": len(data), "filename": f"scan-{n}.pdf"}
+            row["sha256"] = hashlib.sha256(data).hexdigest()
+            conn.execute(sa.insert(evidence), row)
+            conn.execute(
+                sa.insert(metadata.tables["evidence_blob"]), {"evidence_id": top + n, "data": data}
+            )
+    done, baseline = run_limited("baseline", url, tmp_path / "none")
+    assert done.returncode == 0 and baseline, done.stderr
+    limit = baseline + MARGIN
+    target = tmp_path / "large.backup"
+    done, peak = run_limited("backup", url, target, limit)
+    assert done.returncode == 0, (done.stdout, done.stderr[-2000:])
+    with gzip.open(target, "rb") as raw:
+        size = sum(len(line) for line in raw)
+    assert size > MARGIN * 3 // 2  # holding the file's rows would not fit in the margin
+    restored = tmp_path / "restored.sqlite3"
+    done, peak = run_limited("restore", f"sqlite:///{restored}", target, limit)
+    assert done.returncode == 0, (done.stdout, done.stderr[-2000:])
+    assert "restored " in done.stdout
+    engine = sa.create_engine(f"sqlite:///{restored}")
+    try:
+        with engine.connect() as conn:
+            blob = metadata.tables["evidence_blob"]
+            assert conn.execute(sa.select(sa.func.count()).select_from(blob)).scalar() == BLOBS + 1
+            data = conn.execute(
+                sa.select(blob.c.data).where(blob.c.evidence_id == top + BLOBS)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert data == BLOBS.to_bytes(4, "big") + bytes(range(256)) * (BLOB_BYTES // 256)

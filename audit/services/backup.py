@@ -119,8 +119,10 @@ def write(engine: Engine, path: Path) -> dict[str, int]:
             counts[table.name] = 0
             order = list(table.primary_key.columns)
             json_cols = _json_columns(table)
-            # a server-side cursor on PostgreSQL: the driver holds BATCH_ROWS rows, not the table
-            result = conn.execution_options(yield_per=BATCH_ROWS).execute(
+            # a server-side cursor on PostgreSQL: the driver holds a few rows, not the table;
+            # a row with a file in it comes alone (an evidence file may be megabytes)
+            has_files = any(isinstance(c.type, sa.LargeBinary) for c in table.columns)
+            result = conn.execution_options(yield_per=1 if has_files else BATCH_ROWS).execute(
                 sa.select(table).order_by(*order)
             )
             for row in result.mappings():
