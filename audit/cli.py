@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .checklists import ChecklistError, find_files, parse_file
 from .extensions import db
-from .services import ServiceError
+from .services import ServiceError, planner
 from .services import checklists as checklist_service
 from .services import users as user_service
 from .vocabulary import Role, TokenScope, values
@@ -114,6 +114,8 @@ def checklists_load(paths: tuple[Path, ...]) -> None:
         for line in str(exc).splitlines():
             click.echo(f"refused: {line}", err=True)
         raise _fail("nothing was loaded") from None
+    if any(result.created for result in results):
+        planner.analyze(db.engine)  # bulk-inserted items: fresh planner statistics
     for result in results:
         v = result.version
         state = "published" if result.created else "unchanged"
@@ -253,6 +255,7 @@ def seed_demo(if_empty: bool) -> None:
     except (ServiceError, ChecklistError) as exc:
         db.session.rollback()
         raise _fail(f"demo data not loaded: {exc}") from None
+    planner.analyze(db.engine)  # bulk-inserted rows: fresh planner statistics
     click.echo(summary)
 
 
@@ -458,12 +461,12 @@ def restore_command(file: Path) -> None:
     from .services import backup
 
     try:
-        backup.read(file)  # refuse a damaged file before touching the database
+        checked = backup.check(file)  # refuse a damaged file before touching the database
         with db.engine.connect() as conn:
             empty = not MigrationContext.configure(conn).get_current_heads()
         if empty:
             migrate.upgrade(current_app)
-        counts = backup.restore(db.engine, file)
+        counts = backup.restore(db.engine, file, checked)
     except backup.BackupError as exc:
         raise _fail(f"not restored: {exc}") from None
     click.echo(f"restored {sum(counts.values())} rows from {file}")

@@ -29,7 +29,7 @@ from audit.models import (
 from audit.services import checklists as checklist_service
 from audit.services import users as user_service
 from audit.vocabulary import Rating, values
-from tests.conftest import ROOT
+from tests.conftest import ROOT, requires_pg
 
 SLUGS = ("safety-management", "security-governance", "subcontractor-oversight")
 SO = "subcontractor-oversight"
@@ -499,6 +499,22 @@ def test_seed_demo_twice_without_if_empty_is_refused_and_adds_nothing(runner, ap
         "demo data not loaded: a subcontractor named 'Aozora Cloud Operations K.K.' already exists",
     )
     assert all_counts(app) == before
+
+
+@requires_pg
+@pytest.mark.parametrize("command", [["checklists", "load"], ["seed", "demo"]])
+def test_bulk_commands_leave_planner_statistics_on_postgresql(runner, app, command) -> None:
+    """Where autovacuum is off, only the command's own ``ANALYZE`` gives the planner figures."""
+    engine = db.engine_for(app)
+    with engine.connect() as conn:
+        started = conn.execute(sa.text("SELECT now()")).scalar_one()
+    result = runner.invoke(args=command)
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        when = conn.execute(
+            sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'checklist_item'")
+        ).scalar()
+    assert when is not None and when >= started
 
 
 # --------------------------------------------------------------------------- the real command line

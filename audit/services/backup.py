@@ -6,6 +6,12 @@ trailer with the row count per table and the SHA-256 of every line before it. Re
 the gzip CRC, the checksum and the counts before it writes anything, into an empty database of
 either engine (SQLite to PostgreSQL included), in one transaction. "Empty" allows the rows the
 migrations make (``MADE_BY_MIGRATIONS``): the backup's replace them.
+
+Both directions stream, so memory stays flat however large the data: the backup reads each
+table through a server-side cursor (``yield_per``) and writes each row as it comes; the restore
+reads the file twice, line by line: a first pass checks it (``check``), a second loads its rows
+in bounded batches (``BATCH_ROWS`` rows or ``BATCH_BYTES`` of file, whichever comes first) and
+checks the checksum again, rolling everything back if the file changed in between.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,12 +32,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from ..models import metadata, utcnow
+from .planner import analyze
 
 FORMAT = "kansa-backup"
 FORMAT_VERSION = 1
 #: tables whose rows the migrations make: an empty database has them, and a restore replaces
 #: them with the backup's (the installation's namespace, so exported OSCAL UUIDs stay the same)
 MADE_BY_MIGRATIONS = frozenset({"installation"})
+#: rows per ``executemany`` of a restore, and rows a backup fetches per round trip
+BATCH_ROWS = 1000
+#: a restore's batch also ends once its lines reach this size (evidence rows are large)
+BATCH_BYTES = 8 << 20
 
 
 class BackupError(Exception):
@@ -80,7 +92,7 @@ def _json_columns(table: sa.Table) -> set[str]:
 
 
 def write(engine: Engine, path: Path) -> dict[str, int]:
-    """Write every table to ``path``; returns the row count per table."""
+    """Write every table to ``path``, streaming each; returns the row count per table."""
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     tmp = path.with_name(path.name + ".partial")
@@ -107,7 +119,13 @@ def write(engine: Engine, path: Path) -> dict[str, int]:
             counts[table.name] = 0
             order = list(table.primary_key.columns)
             json_cols = _json_columns(table)
-            for row in conn.execute(sa.select(table).order_by(*order)).mappings():
+            # a server-side cursor on PostgreSQL: the driver holds a few rows, not the table;
+            # a row with a file in it comes alone (an evidence file may be megabytes)
+            has_files = any(isinstance(c.type, sa.LargeBinary) for c in table.columns)
+            result = conn.execution_options(yield_per=1 if has_files else BATCH_ROWS).execute(
+                sa.select(table).order_by(*order)
+            )
+            for row in result.mappings():
                 emit(
                     {
                         "t": table.name,
@@ -129,60 +147,179 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
         raise BackupError(f"the backup file is damaged (not a complete gzip file: {exc})") from None
 
 
-def read(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """Read and check a backup completely: header, rows, checksum and counts."""
-    digest = hashlib.sha256()
-    header: dict[str, Any] | None = None
-    trailer: dict[str, Any] | None = None
-    rows: list[tuple[str, dict[str, Any]]] = []
-    try:
-        stream = path.open("rb")
-    except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    with stream:
-        for number, line in enumerate(_lines(stream), start=1):
-            if trailer is not None:
-                raise BackupError("the backup file is damaged (data after its end marker)")
-            try:
-                data = json.loads(line)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise BackupError(
-                    f"the backup file is damaged (line {number} is not JSON)"
-                ) from None
-            if header is None:
-                if data.get("format") != FORMAT:
-                    raise BackupError("this is not a Kansa backup file")
-                if data.get("version") != FORMAT_VERSION:
-                    raise BackupError(f"unsupported backup format version {data.get('version')}")
-                header = data
-                digest.update(line)
-            elif data.get("end"):
-                trailer = data
-            else:
-                digest.update(line)
-                rows.append((data["t"], data["r"]))
-    if header is None:
-        raise BackupError("the backup file is empty")
-    if trailer is None:
-        raise BackupError("the backup file is damaged (it is cut short: no end marker)")
-    if trailer.get("sha256") != digest.hexdigest():
-        raise BackupError("the backup file is damaged (its checksum does not match its content)")
+class _Pass:
+    """One streaming pass over a backup file: its rows, one at a time, and its checksum."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.digest = hashlib.sha256()
+        self.header: dict[str, Any] | None = None
+        self.trailer: dict[str, Any] | None = None
+
+    def rows(self) -> Iterator[tuple[str, dict[str, Any], int]]:
+        """Each row as (table, encoded columns, size of its line in the file)."""
+        try:
+            stream = self.path.open("rb")
+        except OSError as exc:
+            raise BackupError(f"cannot read {self.path}: {exc.strerror}") from None
+        with stream:
+            for number, line in enumerate(_lines(stream), start=1):
+                if self.trailer is not None:
+                    raise BackupError("the backup file is damaged (data after its end marker)")
+                try:
+                    data = json.loads(line)
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    raise BackupError(
+                        f"the backup file is damaged (line {number} is not JSON)"
+                    ) from None
+                if not isinstance(data, dict):
+                    raise BackupError(f"the backup file is damaged (line {number} is not a record)")
+                if self.header is None:
+                    if data.get("format") != FORMAT:
+                        raise BackupError("this is not a Kansa backup file")
+                    if data.get("version") != FORMAT_VERSION:
+                        raise BackupError(
+                            f"unsupported backup format version {data.get('version')}"
+                        )
+                    self.header = data
+                    self.digest.update(line)
+                elif data.get("end"):
+                    self.trailer = data
+                else:
+                    self.digest.update(line)
+                    table, row = data.get("t"), data.get("r")
+                    if not isinstance(table, str) or not isinstance(row, dict):
+                        raise BackupError(
+                            f"the backup file is damaged (line {number} is not a table row)"
+                        )
+                    yield table, row, len(line)
+        if self.header is None:
+            raise BackupError("the backup file is empty")
+        if self.trailer is None:
+            raise BackupError("the backup file is damaged (it is cut short: no end marker)")
+        if self.trailer.get("sha256") != self.digest.hexdigest():
+            raise BackupError(
+                "the backup file is damaged (its checksum does not match its content)"
+            )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checking pass learnt of a sound backup file."""
+
+    header: dict[str, Any]
+    sha256: str
+    #: rows per table, tables without rows left out
+    counts: dict[str, int]
+    #: the tables in the order their rows come in the file
+    order: tuple[str, ...]
+
+    @property
+    def loads_in_one_pass(self) -> bool:
+        """Each table's rows together, parents before children: one pass loads them all."""
+        rank = {t.name: i for i, t in enumerate(metadata.sorted_tables)}
+        ranks = [rank[name] for name in self.order]
+        return len(set(self.order)) == len(self.order) and ranks == sorted(ranks)
+
+
+def check(path: Path) -> Checked:
+    """Read a backup once, line by line, and check it: header, checksum, counts, tables.
+
+    Holds one row at a time; raises ``BackupError`` saying what is wrong. A restore calls it
+    before it touches the database.
+    """
+    scan = _Pass(path)
     counts: dict[str, int] = {}
-    for table, _ in rows:
+    order: list[str] = []
+    for table, _, _ in scan.rows():
+        if not order or order[-1] != table:
+            order.append(table)
         counts[table] = counts.get(table, 0) + 1
-    expected = {k: v for k, v in trailer["counts"].items() if v}
-    if counts != expected:
+    assert scan.header is not None and scan.trailer is not None  # rows() checked both
+    expected = scan.trailer.get("counts")
+    if not isinstance(expected, dict) or counts != {k: v for k, v in expected.items() if v}:
         raise BackupError("the backup file is damaged (row counts do not match its end marker)")
-    return header, rows
-
-
-def restore(engine: Engine, path: Path) -> dict[str, int]:
-    """Load a checked backup into an empty, migrated database in one transaction."""
-    header, rows = read(path)
-    known = {t.name: t for t in metadata.sorted_tables}
-    unknown = {name for name, _ in rows} - set(known)
+    known = {t.name for t in metadata.sorted_tables}
+    unknown = set(counts) - known
     if unknown:
         raise BackupError(f"the backup has tables this version does not know: {sorted(unknown)}")
+    return Checked(scan.header, scan.digest.hexdigest(), counts, tuple(order))
+
+
+class _Loader:
+    """Inserts the rows of one table in batches; links rows of a table to each other last."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.table: sa.Table | None = None
+        self.batch: list[dict[str, Any]] = []
+        self.size = 0
+        self.self_refs: list[str] = []
+        #: per table, the links of its rows to rows of the same table, set once all are in
+        self.links: dict[str, list[dict[str, Any]]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, table: sa.Table, row: dict[str, Any], size: int) -> None:
+        if table is not self.table:
+            self.flush()
+            self.table = table
+            # rows pointing at their own table (re-entrustment chains) get the link afterwards
+            self.self_refs = [
+                fk.parent.name for fk in table.foreign_keys if fk.column.table is table
+            ]
+        decoded = {k: _decode(v) for k, v in row.items()}
+        if self.self_refs:
+            pk = list(table.primary_key.columns)[0].name
+            for column in self.self_refs:
+                if decoded.get(column) is not None:
+                    self.links.setdefault(table.name, []).append(
+                        {"_key": decoded[pk], "_column": column, "_value": decoded[column]}
+                    )
+                decoded[column] = None
+        self.batch.append(decoded)
+        self.size += size
+        self.counts[table.name] = self.counts.get(table.name, 0) + 1
+        if len(self.batch) >= BATCH_ROWS or self.size >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.table is not None and self.batch:
+            self.conn.execute(sa.insert(self.table), self.batch)
+        self.batch = []
+        self.size = 0
+
+    def link(self) -> None:
+        self.flush()
+        for table in metadata.sorted_tables:
+            pending = self.links.get(table.name)
+            if not pending:
+                continue
+            pk = list(table.primary_key.columns)[0]
+            for column in sorted({p["_column"] for p in pending}):
+                rows = [
+                    {"_key": p["_key"], "_value": p["_value"]}
+                    for p in pending
+                    if p["_column"] == column
+                ]
+                update = (
+                    sa.update(table)
+                    .where(pk == sa.bindparam("_key"))
+                    .values({column: sa.bindparam("_value")})
+                )
+                for start in range(0, len(rows), BATCH_ROWS):
+                    self.conn.execute(update, rows[start : start + BATCH_ROWS])
+
+
+def restore(engine: Engine, path: Path, checked: Checked | None = None) -> dict[str, int]:
+    """Load a backup into an empty, migrated database in one transaction, then ``ANALYZE``.
+
+    ``checked`` is the result of ``check(path)`` when the caller ran it already; otherwise the
+    file is checked here first. The rows are read from the file again and loaded in batches;
+    if the file no longer matches its check, nothing is kept.
+    """
+    checked = checked or check(path)
+    header = checked.header
+    known = {t.name: t for t in metadata.sorted_tables}
     with engine.begin() as conn:
         revision = _schema_revision(conn)
         if revision is None:
@@ -202,27 +339,26 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                     f"the target database is not empty (table {table.name} has rows); "
                     "restore only into an empty database"
                 )
-        by_table: dict[str, list[dict[str, Any]]] = {name: [] for name in known}
-        for name, row in rows:
-            by_table[name].append({k: _decode(v) for k, v in row.items()})
-        counts: dict[str, int] = {}
-        for table in metadata.sorted_tables:
-            batch = by_table[table.name]
-            counts[table.name] = len(batch)
-            if table.name in MADE_BY_MIGRATIONS:
-                conn.execute(sa.delete(table))  # the backup's rows, and only those
-            if not batch:
+        for name in MADE_BY_MIGRATIONS:
+            conn.execute(sa.delete(known[name]))  # the backup's rows, and only those
+        loader = _Loader(conn)
+        # a file in this version's table order loads in one pass; any other, a pass per table
+        passes: list[set[str] | None] = (
+            [None] if checked.loads_in_one_pass else [{t.name} for t in metadata.sorted_tables]
+        )
+        for only in passes:
+            if only is not None and not only & set(checked.counts):
                 continue
-            # rows pointing at their own table (re-entrustment chains) get the link afterwards
-            self_refs = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
-            first = [{**r, **dict.fromkeys(self_refs)} for r in batch] if self_refs else batch
-            conn.execute(sa.insert(table), first)
-            if self_refs:
-                pk = list(table.primary_key.columns)[0]
-                for r in batch:
-                    links = {c: r[c] for c in self_refs if r.get(c) is not None}
-                    if links:
-                        conn.execute(sa.update(table).where(pk == r[pk.name]).values(**links))
+            scan = _Pass(path)
+            for name, row, size in scan.rows():
+                if only is None or name in only:
+                    loader.add(known[name], row, size)
+            loader.flush()
+            if scan.digest.hexdigest() != checked.sha256:
+                raise BackupError("the backup file changed while it was restored; nothing restored")
+        loader.link()
+        if loader.counts != checked.counts:
+            raise BackupError("the backup file changed while it was restored; nothing restored")
         if conn.dialect.name == "postgresql":
             for table in metadata.sorted_tables:
                 keys = list(table.primary_key.columns)
@@ -238,4 +374,5 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                             f'"{table.name}"), 1), (SELECT COUNT(*) FROM "{table.name}") > 0)'
                         )
                     )
-    return counts
+    analyze(engine)  # a restored PostgreSQL database has no planner statistics yet
+    return {t.name: loader.counts.get(t.name, 0) for t in metadata.sorted_tables}
