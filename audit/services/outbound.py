@@ -24,6 +24,7 @@ No Flask here: the caller hands over the settings (``AddressPolicy``, ``Timeouts
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -261,11 +262,10 @@ class _Watchdog:
         self.fired = True
         sock = self.connection.sock
         if sock is not None:
-            try:
-                # the plain socket's shutdown, also under TLS: it wakes a blocked recv at once
+            # the plain socket's shutdown, also under TLS: it wakes a blocked recv at once; a
+            # socket the answer already closed has nothing left to wake
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _connection(target: Target, address: IPAddress, timeout: float) -> http.client.HTTPConnection:

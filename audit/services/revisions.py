@@ -33,19 +33,31 @@ def describe_copy(expected: int | None) -> str:
     return f"yours is revision {expected}"
 
 
-def bump(session: Session, row: SQLModel, expected: int | None, what: str) -> None:
+def bump(
+    session: Session,
+    row: SQLModel,
+    expected: int | None,
+    what: str,
+    *,
+    where: Any = None,
+    **changes: Any,
+) -> None:
     """Atomically move ``row``'s revision on (and its ``updated_at``), refusing a stale copy.
 
-    ``what`` names the row in the refusal ("assessment 3"). On refusal the transaction is rolled
-    back, so nothing of the request is saved.
+    ``what`` names the row in the refusal ("assessment 3"). ``changes`` are column values
+    written by the same UPDATE (the caller reloads ``row`` to see them); ``where`` is a further
+    condition the row must meet (a webhook not deleted meanwhile), refused like a stale copy.
+    On refusal the transaction is rolled back, so nothing of the request is saved.
     """
     model = type(row)
     table = table_of(model)
     condition = table.c.id == row.id  # type: ignore[attr-defined]
     if expected is not None:
         condition = sa.and_(condition, table.c.revision == expected)
+    if where is not None:
+        condition = sa.and_(condition, where)
     now = utcnow()
-    values: dict[str, Any] = {"revision": table.c.revision + 1}
+    values: dict[str, Any] = {**changes, "revision": table.c.revision + 1}
     if "updated_at" in table.c:
         values["updated_at"] = now
     found = session.execute(

@@ -212,29 +212,22 @@ def get(session: Session, actor: User, hook_id: int) -> Webhook:
 
 
 def _move_revision(session: Session, hook: Webhook, expected: int | None, **values: Any) -> None:
-    """Compare-and-set: move the revision on and write ``values``, or refuse a stale copy (412)."""
-    table = table_of(Webhook)
-    condition = sa.and_(table.c.id == hook.id, table.c.deleted_at.is_(None))
-    if expected is not None:
-        condition = sa.and_(condition, table.c.revision == expected)
-    now = utcnow()
-    row = session.execute(
-        sa.update(table)
-        .where(condition)
-        .values(revision=table.c.revision + 1, updated_at=now, **values)
-        .returning(table.c.revision)
-    ).first()
-    if row is None:
-        session.rollback()
-        current = session.get(Webhook, hook.id, populate_existing=True)
-        if current is None or current.deleted_at is not None:
-            raise NotFound(f"no webhook {hook.id}: it was deleted meanwhile")
-        raise StaleRevision(
-            f"webhook {hook.id} was changed by someone else, so your copy is out of date "
-            f"({revisions.describe_copy(expected)}, the saved one is {current.revision}); "
-            "nothing was saved",
-            "revision",
+    """Compare-and-set: move the revision on and write ``values``, or refuse a stale copy (412);
+    a webhook deleted meanwhile is a 404."""
+    try:
+        revisions.bump(
+            session,
+            hook,
+            expected,
+            f"webhook {hook.id}",
+            where=table_of(Webhook).c.deleted_at.is_(None),
+            **values,
         )
+    except StaleRevision:
+        current = session.get(Webhook, hook.id)  # read afresh by the refusal
+        if current is None or current.deleted_at is not None:
+            raise NotFound(f"no webhook {hook.id}: it was deleted meanwhile") from None
+        raise
     session.refresh(hook)
 
 
