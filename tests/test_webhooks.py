@@ -3,7 +3,6 @@
 import json
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask import current_app
@@ -18,39 +17,13 @@ from audit.services.assessments import AnswerInput
 from tests import factories
 from tests.conftest import csrf_token
 from tests.test_web_assessments import sign_in, world  # noqa: F401 - fixture
+from tests.webhook_listeners import Answering
 
 SECRET = "a-shared-secret-of-32-characters"
 
 
-class Receiver:
-    """A real HTTP listener on 127.0.0.1 that records what it receives."""
-
-    def __init__(self, status: int = 204) -> None:
-        self.status = status
-        self.received: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        # a short poll, so that shutdown() does not wait out the default half second
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+#: A real HTTP listener on 127.0.0.1 that records what it receives (``received``).
+Receiver = Answering
 
 
 @pytest.fixture
